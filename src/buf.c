@@ -1,0 +1,84 @@
+/* buf.c - see buf.h. */
+#include "buf.h"
+#include "alloc.h"
+#include "err.h"
+
+#include <string.h>
+
+void ws_buf_compact(ws_buf *b)
+{
+	if (b->head == 0)
+		return;
+	size_t n = b->len - b->head;
+	if (n)
+		memmove(b->ptr, b->ptr + b->head, n);
+	b->head = 0;
+	b->len = n;
+}
+
+int ws_buf_reserve(ws_buf *b, size_t extra)
+{
+	if (b->cap - b->len >= extra)
+		return 0;
+	if (b->head && b->cap - (b->len - b->head) >= extra) {
+		ws_buf_compact(b);
+		return 0;
+	}
+	size_t need = b->len - b->head + extra;
+	if (need < extra)
+		return WS_ENOMEM;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < need) {
+		if (cap > SIZE_MAX / 2)
+			return WS_ENOMEM;
+		cap *= 2;
+	}
+	ws_buf_compact(b);
+	uint8_t *p = ws_realloc(b->ptr, cap);
+	if (!p)
+		return WS_ENOMEM;
+	b->ptr = p;
+	b->cap = cap;
+	return 0;
+}
+
+int ws_buf_append(ws_buf *b, const void *data, size_t len)
+{
+	if (ws_buf_reserve(b, len) < 0)
+		return WS_ENOMEM;
+	if (len)
+		memcpy(b->ptr + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+void ws_buf_consume(ws_buf *b, size_t n)
+{
+	b->head += n;
+	if (b->head >= b->len)
+		b->head = b->len = 0;
+}
+
+void ws_buf_release(ws_buf *b)
+{
+	ws_free(b->ptr);
+	memset(b, 0, sizeof(*b));
+}
+
+ws_chunk *ws_chunk_new(size_t len)
+{
+	if (len > SIZE_MAX - sizeof(ws_chunk))
+		return NULL;
+	ws_chunk *c = ws_malloc(sizeof(ws_chunk) + len);
+	if (c) {
+		c->refs = 1;
+		c->len = len;
+	}
+	return c;
+}
+
+void ws_chunk_unref(ws_chunk *c)
+{
+	if (c && --c->refs == 0)
+		ws_free(c);
+}

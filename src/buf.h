@@ -1,0 +1,59 @@
+/* buf.h - a growable byte buffer with a read head: data lives in [head, len) of ptr[0, cap).
+ * Writers append at ptr + len after ws_buf_reserve(); readers consume from ptr + head.
+ * Zero-initialised is an empty buffer. The buffer owns ptr. */
+#ifndef WS_BUF_H
+#define WS_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ws_buf {
+	uint8_t *ptr;
+	size_t head; /* first unread byte */
+	size_t len;  /* one past the last written byte */
+	size_t cap;
+} ws_buf;
+
+/* Bytes available to read. */
+static inline size_t ws_buf_avail(const ws_buf *b)
+{
+	return b->len - b->head;
+}
+
+/* Makes room for at least `extra` bytes after len, compacting first when that suffices.
+ * Returns 0 or WS_ENOMEM (the buffer is unchanged then). */
+int ws_buf_reserve(ws_buf *b, size_t extra);
+
+/* Appends a copy of data. Returns 0 or WS_ENOMEM. */
+int ws_buf_append(ws_buf *b, const void *data, size_t len);
+
+/* Marks `n` bytes as read; resets to empty when everything was read. */
+void ws_buf_consume(ws_buf *b, size_t n);
+
+/* Moves unread bytes to the start. */
+void ws_buf_compact(ws_buf *b);
+
+/* Frees the storage and zeroes the buffer. */
+void ws_buf_release(ws_buf *b);
+
+/* ---- reference-counted output chunks ----
+ * One allocation holds the count, the length and the bytes, so a frame that goes to many
+ * connections (a broadcast) is encoded once and each queue holds a reference. */
+typedef struct ws_chunk {
+	uint32_t refs;
+	size_t len;
+	uint8_t data[];
+} ws_chunk;
+
+/* Allocates a chunk of len bytes with one reference. Returns NULL on failure. */
+ws_chunk *ws_chunk_new(size_t len);
+
+static inline ws_chunk *ws_chunk_ref(ws_chunk *c)
+{
+	c->refs++;
+	return c;
+}
+
+/* Drops a reference; frees the chunk with the last one. */
+void ws_chunk_unref(ws_chunk *c);
+#endif
