@@ -1,0 +1,281 @@
+/* frame.c - RFC 6455 section 5 framing: the incremental parser for frames a peer sends, the
+ * header writers for frames we send, masking, and the Close payload check.
+ * The parser consumes a whole header at once or nothing, then hands out the payload in
+ * whatever pieces arrive, unmasked in place. Every rule that can be decided from a header is
+ * decided before a single payload byte is returned, so a caller never buffers or allocates for
+ * a frame that is going to be rejected. Pure functions over caller-owned buffers: no sockets,
+ * no allocation, no pointer into the input kept across calls. */
+#include "frame.h"
+#include "err.h"
+#include "utf8.h"
+
+#include <string.h>
+
+#define B0_FIN     0x80
+#define B0_RSV1    0x40
+#define B0_RSV2    0x20
+#define B0_RSV3    0x10
+#define B0_OPCODE  0x0F
+#define B1_MASK    0x80
+#define B1_LEN     0x7F
+#define LEN_16     126 /* a 16-bit length follows */
+#define LEN_64     127 /* a 64-bit length follows */
+#define OP_CONTROL 0x8 /* opcodes with this bit set are control frames (RFC 6455 5.5) */
+
+static bool opcode_known(unsigned op)
+{
+	return op == WS_FRAME_OP_CONT || op == WS_FRAME_OP_TEXT || op == WS_FRAME_OP_BINARY ||
+	       op == WS_FRAME_OP_CLOSE || op == WS_FRAME_OP_PING || op == WS_FRAME_OP_PONG;
+}
+
+static ssize_t fail(ws_frame_parser *p, ssize_t rc, uint16_t code)
+{
+	p->close_code = code;
+	return rc;
+}
+
+/* Applies every rule that the first two header bytes decide, against the message state.
+ * Returns 0 or WS_EPROTO with close_code set. */
+static ssize_t check_start(ws_frame_parser *p, uint8_t b0, uint8_t b1)
+{
+	unsigned op = b0 & B0_OPCODE;
+	bool control = (op & OP_CONTROL) != 0;
+
+	/* RSV2 and RSV3 have no meaning without an extension that defines them, and we never
+	 * negotiate one (RFC 6455 5.2). */
+	if (b0 & (B0_RSV2 | B0_RSV3))
+		return fail(p, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR);
+	if (!opcode_known(op))
+		return fail(p, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR);
+	/* A server must reject unmasked client frames (RFC 6455 5.1); masking stops a hostile
+	 * page from steering the bytes a proxy sees. Without require_mask a masked frame is still
+	 * accepted and unmasked, so the same parser can serve a lenient client. */
+	if (p->require_mask && !(b1 & B1_MASK))
+		return fail(p, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR);
+	/* RSV1 is the "compressed" bit of permessage-deflate (RFC 7692 6): it belongs on the first
+	 * frame of a data message only, never on a continuation or a control frame. */
+	if ((b0 & B0_RSV1) && (!p->allow_rsv1 || (op != WS_FRAME_OP_TEXT && op != WS_FRAME_OP_BINARY)))
+		return fail(p, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR);
+	/* Control frames must not be fragmented (5.5), which is why they may arrive between the
+	 * fragments of a data message. Their 125-byte limit is checked on the decoded length. */
+	if (control)
+		return (b0 & B0_FIN) ? 0 : fail(p, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR);
+	/* Fragments of one message cannot interleave with another message (5.4). */
+	if (op == WS_FRAME_OP_CONT && !p->in_message)
+		return fail(p, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR);
+	if (op != WS_FRAME_OP_CONT && p->in_message)
+		return fail(p, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR);
+	return 0;
+}
+
+static size_t header_len(uint8_t b1)
+{
+	size_t n = 2;
+
+	if ((b1 & B1_LEN) == LEN_16)
+		n += 2;
+	else if ((b1 & B1_LEN) == LEN_64)
+		n += 8;
+	if (b1 & B1_MASK)
+		n += 4;
+	return n;
+}
+
+/* Reads the payload length from a complete header. Non-minimal encodings (a 16-bit field
+ * holding 5, a 64-bit field holding 200) are accepted: RFC 6455 5.2 says the minimal
+ * encoding "must" be used but names no reaction, and rejecting them would protect nothing,
+ * since the value is the same and is checked against the limits all the same. */
+static uint64_t read_len(const uint8_t *in)
+{
+	unsigned len7 = in[1] & B1_LEN;
+	uint64_t len = 0;
+
+	if (len7 == LEN_16)
+		return (uint64_t)in[2] << 8 | in[3];
+	if (len7 != LEN_64)
+		return len7;
+	for (int i = 0; i < 8; i++)
+		len = len << 8 | in[2 + i];
+	return len;
+}
+
+/* Hands out up to `len` payload bytes of the current frame, unmasked, as one chunk. */
+static size_t take_payload(ws_frame_parser *p, uint8_t *in, size_t len, ws_frame_chunk *out)
+{
+	size_t n = p->remaining < len ? (size_t)p->remaining : len;
+
+	if (p->masked && n)
+		ws_frame_mask(in, n, p->mask, p->frame_len - p->remaining);
+	p->remaining -= n;
+	out->opcode = p->opcode;
+	out->fin = p->fin;
+	out->rsv1 = p->rsv1;
+	out->frame_len = p->frame_len;
+	out->first = false;
+	out->last = p->remaining == 0;
+	out->data = in;
+	out->len = n;
+	if (out->last)
+		p->in_frame = 0;
+	return n;
+}
+
+/* Consumes one complete header: checks the length rules, records the frame and updates the
+ * message state. Returns the header length or an error. */
+static ssize_t begin_frame(ws_frame_parser *p, const uint8_t *in, size_t hlen)
+{
+	uint64_t len = read_len(in);
+	unsigned op = in[0] & B0_OPCODE;
+
+	/* The most significant bit of a 64-bit length must be 0 (5.2). */
+	if (len >> 63)
+		return fail(p, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR);
+	/* Control frames carry at most 125 bytes (5.5), whatever encoding states the length. */
+	if ((op & OP_CONTROL) && len > WS_FRAME_MAX_CONTROL)
+		return fail(p, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR);
+	/* Decided from the header alone, so an oversized frame costs us nothing but 14 bytes. */
+	if (p->max_frame_bytes && len > p->max_frame_bytes)
+		return fail(p, WS_ETOOBIG, WS_CLOSE_TOO_BIG);
+	p->opcode = (uint8_t)op;
+	p->fin = (in[0] & B0_FIN) != 0;
+	p->rsv1 = (in[0] & B0_RSV1) != 0;
+	p->masked = (in[1] & B1_MASK) != 0;
+	if (p->masked)
+		memcpy(p->mask, in + hlen - 4, 4);
+	else
+		memset(p->mask, 0, 4);
+	p->frame_len = len;
+	p->remaining = len;
+	p->in_frame = 1;
+	/* Control frames leave the message state alone: they may sit between fragments. */
+	if (!(op & OP_CONTROL)) {
+		if (op != WS_FRAME_OP_CONT && !p->fin)
+			p->in_message = 1;
+		else if (op == WS_FRAME_OP_CONT && p->fin)
+			p->in_message = 0;
+	}
+	return (ssize_t)hlen;
+}
+
+ssize_t ws_frame_parse(ws_frame_parser *p, uint8_t *in, size_t len, ws_frame_chunk *out)
+{
+	/* The contract forbids use after an error; answering with the same error again makes
+	 * a careless caller fail safe instead of resynchronising on payload bytes. */
+	if (p->close_code)
+		return p->close_code == WS_CLOSE_TOO_BIG ? WS_ETOOBIG : WS_EPROTO;
+	if (len == 0)
+		return WS_EAGAIN;
+	if (p->in_frame)
+		return (ssize_t)take_payload(p, in, len, out);
+	if (len < 2)
+		return WS_EAGAIN;
+
+	ssize_t rc = check_start(p, in[0], in[1]);
+	if (rc < 0)
+		return rc;
+	size_t hlen = header_len(in[1]);
+	if (len < hlen)
+		return WS_EAGAIN;
+	rc = begin_frame(p, in, hlen);
+	if (rc < 0)
+		return rc;
+	size_t n = take_payload(p, in + hlen, len - hlen, out);
+	out->first = true;
+	return (ssize_t)(hlen + n);
+}
+
+static uint8_t *put_len(uint8_t *out, uint8_t b1_flags, uint64_t len)
+{
+	if (len <= WS_FRAME_MAX_CONTROL) {
+		*out++ = b1_flags | (uint8_t)len;
+	} else if (len <= 0xFFFF) {
+		*out++ = b1_flags | LEN_16;
+		*out++ = (uint8_t)(len >> 8);
+		*out++ = (uint8_t)len;
+	} else {
+		*out++ = b1_flags | LEN_64;
+		for (int shift = 56; shift >= 0; shift -= 8)
+			*out++ = (uint8_t)(len >> shift);
+	}
+	return out;
+}
+
+static uint8_t first_byte(uint8_t opcode, bool fin, bool rsv1)
+{
+	return (uint8_t)((fin ? B0_FIN : 0) | (rsv1 ? B0_RSV1 : 0) | (opcode & B0_OPCODE));
+}
+
+size_t ws_frame_write_header(uint8_t *out, uint8_t opcode, bool fin, bool rsv1, uint64_t len)
+{
+	uint8_t *end;
+
+	out[0] = first_byte(opcode, fin, rsv1);
+	end = put_len(out + 1, 0, len);
+	return (size_t)(end - out);
+}
+
+size_t ws_frame_write_header_masked(uint8_t *out, uint8_t opcode, bool fin, bool rsv1, uint64_t len,
+                                    const uint8_t mask[4])
+{
+	uint8_t *end;
+
+	out[0] = first_byte(opcode, fin, rsv1);
+	end = put_len(out + 1, B1_MASK, len);
+	memcpy(end, mask, 4);
+	return (size_t)(end + 4 - out);
+}
+
+void ws_frame_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset)
+{
+	uint8_t key[8];
+	uint64_t word;
+	size_t i = 0;
+
+	/* Rotate the mask so that key[0] applies to data[0]; a word of two copies then lines up
+	 * with every 8-byte step, whatever the byte order, because both are loaded by memcpy. */
+	for (int k = 0; k < 8; k++)
+		key[k] = mask[(offset + (uint64_t)k) & 3];
+	memcpy(&word, key, sizeof(word));
+	for (; len - i >= sizeof(word); i += sizeof(word)) {
+		uint64_t w;
+		memcpy(&w, data + i, sizeof(w));
+		w ^= word;
+		memcpy(data + i, &w, sizeof(w));
+	}
+	for (; i < len; i++)
+		data[i] ^= key[i & 7];
+}
+
+bool ws_frame_close_code_valid(unsigned code)
+{
+	/* 1004-1006 and 1015 are reserved for reports that never travel in a frame (7.4.1);
+	 * 1016-2999 are unassigned, so a peer cannot mean anything by them; 3000-4999 belong to
+	 * libraries and applications. */
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+	       (code >= 3000 && code <= 4999);
+}
+
+int ws_frame_close_parse(const uint8_t *payload, size_t len, uint16_t *code, const uint8_t **reason,
+                         size_t *reason_len)
+{
+	uint16_t c;
+
+	if (len == 0) {
+		*code = WS_CLOSE_NO_STATUS;
+		*reason = payload;
+		*reason_len = 0;
+		return 0;
+	}
+	/* A body, when present, starts with a 2-byte code (5.5.1); one byte cannot be one. */
+	if (len == 1)
+		return WS_EPROTO;
+	c = (uint16_t)(payload[0] << 8 | payload[1]);
+	if (!ws_frame_close_code_valid(c))
+		return WS_EPROTO;
+	if (ws_utf8_validate(payload + 2, len - 2) < 0)
+		return WS_EUTF8;
+	*code = c;
+	*reason = payload + 2;
+	*reason_len = len - 2;
+	return 0;
+}

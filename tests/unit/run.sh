@@ -1,0 +1,65 @@
+#!/bin/sh
+# run.sh - builds and runs the plain C unit tests in tests/unit, each compiled straight from
+# the src/*.c files it needs (no PHP), with ASan and UBSan.
+# Usage: tests/unit/run.sh   (from any directory; CC overrides the compiler)
+# The last line of output is "N passed, N failed", where N counts CUnit tests (test functions),
+# not assertions. A test binary that fails to compile or crashes counts as one failed test.
+# Exits non-zero on any failure.
+set -u
+
+cd "$(dirname "$0")/../.." || exit 2
+
+CC=${CC:-cc}
+CFLAGS="-std=c11 -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-omit-frame-pointer"
+CFLAGS="$CFLAGS -fno-sanitize-recover=undefined -I src"
+BIN=tests/unit/bin
+
+# Each test and the sources (and libraries) it links, one per line.
+TESTS='test_utf8 src/utf8.c
+test_frame src/frame.c src/utf8.c
+test_http src/http.c
+test_handshake src/handshake.c src/http.c -lcrypto
+test_loop src/loop.c src/alloc.c
+test_loop_poll src/alloc.c'
+
+mkdir -p "$BIN"
+passed=0
+failed=0
+
+while read -r name sources; do
+	log="$BIN/$name.log"
+	# The sources are a word list on purpose.
+	# shellcheck disable=SC2086
+	if ! $CC $CFLAGS -o "$BIN/$name" "tests/unit/$name.c" $sources -lcunit \
+		>"$log" 2>&1; then
+		echo "FAIL $name: does not compile"
+		cat "$log"
+		failed=$((failed + 1))
+		continue
+	fi
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "./$BIN/$name" >"$log" 2>&1
+	rc=$?
+	result=$(sed -n 's/^UNIT_RESULT \([0-9]*\) \([0-9]*\)$/\1 \2/p' "$log" | tail -n 1)
+	if [ -z "$result" ]; then
+		echo "FAIL $name: crashed (exit $rc)"
+		cat "$log"
+		failed=$((failed + 1))
+		continue
+	fi
+	p=${result% *}
+	f=${result#* }
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$f" -ne 0 ] || [ "$rc" -ne 0 ]; then
+		[ "$f" -eq 0 ] && failed=$((failed + 1))
+		echo "FAIL $name: $f of $((p + f)) tests failed (exit $rc)"
+		grep -v '^UNIT_RESULT' "$log"
+	else
+		echo "ok   $name: $p tests"
+	fi
+done <<EOF
+$TESTS
+EOF
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
