@@ -1,0 +1,706 @@
+/* conn.c - see conn.h. Input path: the socket is read into the loop's shared receive buffer
+ * (after any partial header carried over in c->in), the bytes are parsed there, payloads are
+ * unmasked in place and copied once into the message, and whatever is left unparsed (at most
+ * a partial frame header or request head) is carried over. An idle connection therefore holds
+ * no input buffer at all. Output path: frames are queued as chunk references and written by
+ * ws_conn_flush, which the server calls once per loop turn for every connection with output. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "conn.h"
+#include "alloc.h"
+#include "handshake.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define IOV_BATCH 64
+#define LINGER_MS 2000 /* how long a shut-down connection may take to send its EOF */
+
+static void finish(ws_conn *c);
+static void fail(ws_conn *c, uint16_t code);
+
+/* ---- timers ---- */
+
+static void on_timer(ws_loop *loop, ws_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	ws_conn *c = arg;
+	c->timer = NULL; /* one-shot: the loop frees it after this returns */
+	/* Handshake too slow (slowloris), Close not answered, or EOF not sent after our FIN. */
+	finish(c);
+}
+
+static void set_timer(ws_conn *c, uint32_t ms)
+{
+	if (c->timer)
+		ws_loop_timer_stop(c->env->loop, c->timer);
+	c->timer = ms ? ws_loop_timer_start(c->env->loop, ms, 0, on_timer, c) : NULL;
+}
+
+/* ---- output ---- */
+
+static int queue_chunk(ws_conn *c, ws_chunk *chunk)
+{
+	if (c->out_count == c->out_cap) {
+		uint32_t cap = c->out_cap ? c->out_cap * 2 : 4;
+		ws_chunk **ring = ws_malloc(cap * sizeof(*ring));
+		if (!ring)
+			return WS_ENOMEM;
+		for (uint32_t i = 0; i < c->out_count; i++)
+			ring[i] = c->out[(c->out_head + i) % c->out_cap];
+		ws_free(c->out);
+		c->out = ring;
+		c->out_head = 0;
+		c->out_cap = cap;
+	}
+	c->out[(c->out_head + c->out_count) % c->out_cap] = chunk;
+	c->out_count++;
+	c->out_bytes += chunk->len;
+	if (!c->pending)
+		c->env->want_flush(c->env->server, c);
+	return 0;
+}
+
+static void drop_output(ws_conn *c)
+{
+	while (c->out_count) {
+		ws_chunk_unref(c->out[c->out_head]);
+		c->out_head = (c->out_head + 1) % c->out_cap;
+		c->out_count--;
+	}
+	ws_free(c->out);
+	c->out = NULL;
+	c->out_cap = c->out_head = 0;
+	c->out_off = c->out_bytes = 0;
+}
+
+ws_chunk *ws_conn_frame(uint8_t opcode, const uint8_t *data, size_t len)
+{
+	uint8_t hdr[WS_FRAME_MAX_HEADER];
+	size_t hlen = ws_frame_write_header(hdr, opcode, true, false, len);
+	if (len > SIZE_MAX - hlen)
+		return NULL;
+	ws_chunk *chunk = ws_chunk_new(hlen + len);
+	if (!chunk)
+		return NULL;
+	memcpy(chunk->data, hdr, hlen);
+	if (len)
+		memcpy(chunk->data + hlen, data, len);
+	return chunk;
+}
+
+static int queue_frame(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t len)
+{
+	ws_chunk *chunk = ws_conn_frame(opcode, data, len);
+	if (!chunk)
+		return WS_ENOMEM;
+	if (queue_chunk(c, chunk) < 0) {
+		ws_chunk_unref(chunk);
+		return WS_ENOMEM;
+	}
+	return 0;
+}
+
+static int queue_close(ws_conn *c, uint16_t code, const char *reason, size_t reason_len)
+{
+	uint8_t payload[WS_FRAME_MAX_CONTROL];
+	size_t len = 0;
+	/* 1005 means "no code": answer such a Close with an empty one (RFC 6455 5.5.1). */
+	if (code != WS_CLOSE_NO_STATUS) {
+		payload[0] = (uint8_t)(code >> 8);
+		payload[1] = (uint8_t)code;
+		if (reason_len > WS_FRAME_MAX_CONTROL - 2)
+			reason_len = WS_FRAME_MAX_CONTROL - 2;
+		if (reason_len)
+			memcpy(payload + 2, reason, reason_len);
+		len = 2 + reason_len;
+	}
+	c->close_sent = true;
+	return queue_frame(c, WS_FRAME_OP_CLOSE, payload, len);
+}
+
+void ws_conn_flush(ws_conn *c)
+{
+	if (c->state == WS_CONN_DONE)
+		return;
+	while (c->out_count) {
+		struct iovec iov[IOV_BATCH];
+		int n = 0;
+		size_t total = 0;
+		for (uint32_t i = 0; i < c->out_count && n < IOV_BATCH; i++) {
+			ws_chunk *ch = c->out[(c->out_head + i) % c->out_cap];
+			size_t skip = i == 0 ? c->out_off : 0;
+			iov[n].iov_base = ch->data + skip;
+			iov[n].iov_len = ch->len - skip;
+			total += iov[n++].iov_len;
+		}
+		ssize_t w = ws_net_writev(c->io.fd, iov, n);
+		if (w == WS_EAGAIN) {
+			ws_loop_io_set(c->env->loop, &c->io, c->io.events | WS_IO_WRITE);
+			return;
+		}
+		if (w < 0) {
+			/* EPIPE or ECONNRESET: the peer is gone; nothing queued can be delivered. */
+			finish(c);
+			return;
+		}
+		size_t left = (size_t)w;
+		c->out_bytes -= left;
+		while (left) {
+			ws_chunk *ch = c->out[c->out_head];
+			size_t rest = ch->len - c->out_off;
+			if (left < rest) {
+				c->out_off += left;
+				break;
+			}
+			left -= rest;
+			c->out_off = 0;
+			ws_chunk_unref(ch);
+			c->out_head = (c->out_head + 1) % c->out_cap;
+			c->out_count--;
+		}
+		if ((size_t)w < total) {
+			ws_loop_io_set(c->env->loop, &c->io, c->io.events | WS_IO_WRITE);
+			return;
+		}
+	}
+	ws_loop_io_set(c->env->loop, &c->io, c->io.events & ~WS_IO_WRITE);
+	if (c->shutdown_after_flush) {
+		/* Our last frame is out: send FIN, then keep reading until the peer's EOF so that
+		 * closing the socket never resets a connection whose data the peer has not read. */
+		c->shutdown_after_flush = false;
+		shutdown(c->io.fd, SHUT_WR);
+		c->state = WS_CONN_LINGER;
+		set_timer(c, LINGER_MS);
+	}
+}
+
+/* ---- closing ---- */
+
+static void release_message(ws_conn *c)
+{
+	if (!c->msg)
+		return;
+	const ws_server_hooks *h = c->env->hooks;
+	if (h->msg_free && h->msg_alloc)
+		h->msg_free(c->env->owner, c->msg);
+	else
+		ws_free(c->msg);
+	c->msg = NULL;
+	c->msg_data = NULL;
+	c->msg_len = c->msg_cap = 0;
+}
+
+static void finish(ws_conn *c)
+{
+	if (c->state == WS_CONN_DONE)
+		return;
+	c->state = WS_CONN_DONE;
+	ws_loop_io_stop(c->env->loop, &c->io);
+	close(c->io.fd);
+	set_timer(c, 0);
+	release_message(c);
+	drop_output(c);
+	ws_buf_release(&c->in);
+	c->env->done(c->env->server, c);
+	if (c->opened && c->env->hooks->on_close) {
+		uint16_t code = c->close_code ? c->close_code : WS_CLOSE_ABNORMAL;
+		c->env->hooks->on_close(c->env->owner, c, code, c->close_reason, c->reason_len);
+	}
+}
+
+/* Fails the WebSocket connection (RFC 6455 7.1.7): send a Close with `code`, ignore all
+ * further input, and drop the TCP connection once the Close is written. */
+static void fail(ws_conn *c, uint16_t code)
+{
+	release_message(c);
+	c->read_paused = true;
+	if (!c->close_code)
+		c->close_code = code;
+	if (!c->close_sent && queue_close(c, code, NULL, 0) < 0) {
+		finish(c);
+		return;
+	}
+	c->state = WS_CONN_CLOSING;
+	c->shutdown_after_flush = true;
+	set_timer(c, c->env->limits->close_timeout_ms);
+}
+
+int ws_conn_close(ws_conn *c, uint16_t code, const char *reason, size_t reason_len)
+{
+	if (c->state == WS_CONN_HANDSHAKE) {
+		finish(c);
+		return 0;
+	}
+	if (c->state != WS_CONN_OPEN)
+		return WS_ECLOSED;
+	c->state = WS_CONN_CLOSING;
+	c->close_code = code;
+	if (reason_len > sizeof(c->close_reason) - 2)
+		reason_len = sizeof(c->close_reason) - 2;
+	memcpy(c->close_reason, reason, reason_len);
+	c->reason_len = (uint8_t)reason_len;
+	if (queue_close(c, code, reason, reason_len) < 0) {
+		finish(c);
+		return 0;
+	}
+	/* Wait for the peer's Close; its absence is bounded by the close timeout. */
+	set_timer(c, c->env->limits->close_timeout_ms);
+	return 0;
+}
+
+void ws_conn_abort(ws_conn *c)
+{
+	finish(c);
+}
+
+/* ---- sending ---- */
+
+int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary)
+{
+	if (c->state != WS_CONN_OPEN)
+		return WS_ECLOSED;
+	return queue_frame(c, binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT, data, len);
+}
+
+int ws_conn_send_chunk(ws_conn *c, ws_chunk *frame)
+{
+	if (c->state != WS_CONN_OPEN)
+		return WS_ECLOSED;
+	ws_chunk_ref(frame);
+	if (queue_chunk(c, frame) < 0) {
+		ws_chunk_unref(frame);
+		return WS_ENOMEM;
+	}
+	return 0;
+}
+
+int ws_conn_ping(ws_conn *c, const uint8_t *data, size_t len)
+{
+	if (len > WS_FRAME_MAX_CONTROL)
+		return WS_EINVAL;
+	if (c->state != WS_CONN_OPEN)
+		return WS_ECLOSED;
+	return queue_frame(c, WS_FRAME_OP_PING, data, len);
+}
+
+/* ---- the opening handshake ---- */
+
+/* Queues a complete HTTP response and closes the connection once it is written. */
+static void respond(ws_conn *c, int status, const char *headers, size_t headers_len,
+                    const char *body, size_t body_len, bool head_only)
+{
+	char small[1024];
+	size_t need = ws_handshake_write_response(small, sizeof(small), status, headers, headers_len,
+	                                          body, body_len);
+	ws_chunk *chunk = ws_chunk_new(need);
+	if (!chunk) {
+		finish(c);
+		return;
+	}
+	if (need <= sizeof(small))
+		memcpy(chunk->data, small, need);
+	else
+		ws_handshake_write_response((char *)chunk->data, need, status, headers, headers_len, body,
+		                            body_len);
+	if (head_only)
+		chunk->len = need - body_len;
+	if (queue_chunk(c, chunk) < 0) {
+		ws_chunk_unref(chunk);
+		finish(c);
+		return;
+	}
+	c->read_paused = true;
+	c->state = WS_CONN_CLOSING;
+	c->shutdown_after_flush = true;
+	set_timer(c, c->env->limits->close_timeout_ms);
+}
+
+static void respond_plain(ws_conn *c, const ws_http_request *req)
+{
+	static const char upgrade_body[] = "Upgrade Required: this is a WebSocket endpoint.\n";
+	ws_reply reply = {0};
+	if (c->env->hooks->on_request)
+		c->env->hooks->on_request(c->env->owner, c, req, &reply);
+	if (c->state != WS_CONN_HANDSHAKE)
+		return; /* the hook closed the connection */
+	bool head = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
+	if (!reply.status) {
+		respond(c, 426, reply.headers, reply.headers_len, upgrade_body, sizeof(upgrade_body) - 1,
+		        head);
+		return;
+	}
+	respond(c, reply.status, reply.headers, reply.headers_len, reply.body, reply.body_len, head);
+}
+
+static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_handshake *hs)
+{
+	const ws_conn_limits *lim = c->env->limits;
+	ws_reply reply = {0};
+	int idx = ws_handshake_select_protocol(hs->protocols, hs->protocols_len, lim->subprotocols,
+	                                       lim->num_subprotocols);
+	if (idx >= 0) {
+		reply.protocol = lim->subprotocols[idx];
+		reply.protocol_len = strlen(reply.protocol);
+	}
+	if (c->env->hooks->on_handshake)
+		c->env->hooks->on_handshake(c->env->owner, c, req, &reply);
+	if (c->state != WS_CONN_HANDSHAKE)
+		return; /* the hook closed the connection */
+	if (reply.status && reply.status != 101) {
+		respond(c, reply.status, reply.headers, reply.headers_len, reply.body, reply.body_len,
+		        false);
+		return;
+	}
+	char small[1024];
+	size_t need = ws_handshake_write_101(small, sizeof(small), hs->accept, reply.protocol,
+	                                     reply.protocol_len, reply.headers, reply.headers_len);
+	ws_chunk *chunk = ws_chunk_new(need);
+	if (!chunk) {
+		finish(c);
+		return;
+	}
+	if (need <= sizeof(small))
+		memcpy(chunk->data, small, need);
+	else
+		ws_handshake_write_101((char *)chunk->data, need, hs->accept, reply.protocol,
+		                       reply.protocol_len, reply.headers, reply.headers_len);
+	if (reply.protocol_len) {
+		c->subprotocol = ws_malloc(reply.protocol_len + 1);
+		if (c->subprotocol) {
+			memcpy(c->subprotocol, reply.protocol, reply.protocol_len);
+			c->subprotocol[reply.protocol_len] = '\0';
+		}
+	}
+	if (!c->subprotocol && reply.protocol_len) {
+		ws_chunk_unref(chunk);
+		finish(c);
+		return;
+	}
+	if (queue_chunk(c, chunk) < 0) {
+		ws_chunk_unref(chunk);
+		finish(c);
+		return;
+	}
+	set_timer(c, 0);
+	c->state = WS_CONN_OPEN;
+	c->opened = true;
+	c->env->opened(c->env->server, c);
+	if (c->env->hooks->on_open)
+		c->env->hooks->on_open(c->env->owner, c);
+}
+
+/* Returns the bytes consumed from buf: the request head, or everything after a failure. */
+static size_t parse_request(ws_conn *c, const uint8_t *buf, size_t len)
+{
+	ws_http_request req;
+	ssize_t n = ws_http_parse(&c->http, buf, len, &req);
+	if (n == WS_EAGAIN)
+		return 0;
+	if (n < 0) {
+		static const char body[] = "Bad request.\n";
+		static const char too_big[] = "Request header fields too large.\n";
+		int status = c->http.status ? c->http.status : 400;
+		if (status == 431)
+			respond(c, status, NULL, 0, too_big, sizeof(too_big) - 1, false);
+		else
+			respond(c, status, NULL, 0, body, sizeof(body) - 1, false);
+		return len;
+	}
+	ws_handshake hs;
+	switch (ws_handshake_check(&req, &hs)) {
+	case WS_HANDSHAKE_UPGRADE:
+		accept_upgrade(c, &req, &hs);
+		break;
+	case WS_HANDSHAKE_PLAIN:
+		respond_plain(c, &req);
+		break;
+	default: {
+		const char *reason = hs.reason ? hs.reason : "Bad request.";
+		char body[160];
+		size_t blen = strlen(reason);
+		if (blen > sizeof(body) - 1)
+			blen = sizeof(body) - 1;
+		memcpy(body, reason, blen);
+		body[blen++] = '\n';
+		/* A 405 must say which methods the resource supports (RFC 9110 15.5.6). */
+		static const char allow[] = "Allow: GET\r\n";
+		bool is_405 = hs.status == 405;
+		respond(c, hs.status, is_405 ? allow : NULL, is_405 ? sizeof(allow) - 1 : 0, body, blen,
+		        false);
+		break;
+	}
+	}
+	return (size_t)n;
+}
+
+/* ---- frames and messages ---- */
+
+static void handle_close_frame(ws_conn *c)
+{
+	uint16_t code;
+	const uint8_t *reason;
+	size_t reason_len;
+	int rc = ws_frame_close_parse(c->ctrl, c->ctrl_len, &code, &reason, &reason_len);
+	if (rc < 0) {
+		fail(c, rc == WS_EUTF8 ? WS_CLOSE_INVALID_DATA : WS_CLOSE_PROTOCOL_ERROR);
+		return;
+	}
+	c->close_received = true;
+	c->close_code = code;
+	memcpy(c->close_reason, reason, reason_len);
+	c->reason_len = (uint8_t)reason_len;
+	release_message(c);
+	if (!c->close_sent && queue_close(c, code, NULL, 0) < 0) {
+		finish(c);
+		return;
+	}
+	/* Both Close frames are exchanged: the server closes the TCP connection first
+	 * (RFC 6455 7.1.1) once ours is written. */
+	c->state = WS_CONN_CLOSING;
+	c->read_paused = true;
+	c->shutdown_after_flush = true;
+	set_timer(c, c->env->limits->close_timeout_ms);
+	if (!c->pending)
+		c->env->want_flush(c->env->server, c);
+}
+
+static void handle_control(ws_conn *c, uint8_t opcode)
+{
+	switch (opcode) {
+	case WS_FRAME_OP_PING:
+		if (c->state == WS_CONN_OPEN && queue_frame(c, WS_FRAME_OP_PONG, c->ctrl, c->ctrl_len) < 0)
+			fail(c, WS_CLOSE_INTERNAL_ERROR);
+		break;
+	case WS_FRAME_OP_CLOSE:
+		handle_close_frame(c);
+		break;
+	default: /* an unsolicited pong is allowed and needs no answer */
+		break;
+	}
+}
+
+static void *message_storage(ws_conn *c, size_t cap)
+{
+	const ws_server_hooks *h = c->env->hooks;
+	uint8_t *data = NULL;
+	void *msg;
+	if (h->msg_alloc && h->msg_grow) {
+		msg = c->msg ? h->msg_grow(c->env->owner, c->msg, cap, &data)
+		             : h->msg_alloc(c->env->owner, cap, &data);
+	} else {
+		msg = ws_realloc(c->msg, cap);
+		data = msg;
+	}
+	if (msg) {
+		c->msg = msg;
+		c->msg_data = data;
+		c->msg_cap = cap;
+	}
+	return msg;
+}
+
+/* Makes room for a frame of frame_len more bytes, failing with 1009 past the message limit. */
+static bool reserve_frame(ws_conn *c, uint64_t frame_len, bool final)
+{
+	uint64_t limit = c->env->limits->max_message_bytes;
+	uint64_t need = (uint64_t)c->msg_len + frame_len;
+	if ((limit && need > limit) || need > SIZE_MAX / 2) {
+		fail(c, WS_CLOSE_TOO_BIG);
+		return false;
+	}
+	if (need <= c->msg_cap && c->msg)
+		return true;
+	/* A final frame's size is the message's: allocate it exactly. A fragmented message grows
+	 * geometrically so 65,536 small fragments cost a few dozen reallocations, not 65,536. */
+	size_t cap = (size_t)need;
+	if (!final) {
+		size_t doubled = c->msg_cap * 2;
+		if (doubled > cap)
+			cap = doubled;
+		if (limit && cap > limit)
+			cap = (size_t)limit;
+	}
+	if (!message_storage(c, cap)) {
+		fail(c, WS_CLOSE_INTERNAL_ERROR);
+		return false;
+	}
+	return true;
+}
+
+static void deliver(ws_conn *c)
+{
+	void *msg = c->msg;
+	size_t len = c->msg_len;
+	c->msg = NULL;
+	c->msg_data = NULL;
+	c->msg_len = c->msg_cap = 0;
+	const ws_server_hooks *h = c->env->hooks;
+	if (h->on_message)
+		h->on_message(c->env->owner, c, msg, len, c->msg_binary);
+	else if (h->msg_free && h->msg_alloc)
+		h->msg_free(c->env->owner, msg);
+	else
+		ws_free(msg);
+}
+
+static void handle_data(ws_conn *c, const ws_frame_chunk *ch)
+{
+	if (c->state != WS_CONN_OPEN)
+		return; /* after our Close, data is discarded (RFC 6455 5.5.1) */
+	if (ch->first) {
+		if (ch->opcode != WS_FRAME_OP_CONT) {
+			c->msg_binary = ch->opcode == WS_FRAME_OP_BINARY;
+			ws_utf8_reset(&c->utf8);
+			c->msg_len = 0;
+		}
+		if (!reserve_frame(c, ch->frame_len, ch->fin))
+			return;
+	}
+	if (!c->msg_binary && ws_utf8_feed(&c->utf8, ch->data, ch->len) < 0) {
+		/* Fail fast (RFC 6455 8.1): the rest of the message is not awaited. */
+		fail(c, WS_CLOSE_INVALID_DATA);
+		return;
+	}
+	if (ch->len) {
+		memcpy(c->msg_data + c->msg_len, ch->data, ch->len);
+		c->msg_len += ch->len;
+	}
+	if (ch->last && ch->fin) {
+		if (!c->msg_binary && !ws_utf8_complete(&c->utf8)) {
+			fail(c, WS_CLOSE_INVALID_DATA);
+			return;
+		}
+		deliver(c);
+	}
+}
+
+static void handle_chunk(ws_conn *c, const ws_frame_chunk *ch)
+{
+	if (ch->opcode & 0x8) {
+		if (ch->first)
+			c->ctrl_len = 0;
+		/* The parser bounds control payloads to 125 bytes, so this always fits. */
+		memcpy(c->ctrl + c->ctrl_len, ch->data, ch->len);
+		c->ctrl_len = (uint8_t)(c->ctrl_len + ch->len);
+		if (ch->last)
+			handle_control(c, ch->opcode);
+		return;
+	}
+	handle_data(c, ch);
+}
+
+/* Processes buf[0, len) and returns how many bytes were used; the caller keeps the rest. */
+static size_t process(ws_conn *c, uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+	while (off < len) {
+		if (c->read_paused || c->state >= WS_CONN_LINGER)
+			return len;
+		if (c->state == WS_CONN_HANDSHAKE) {
+			size_t n = parse_request(c, buf, len);
+			if (!n)
+				return 0;
+			off = n;
+			continue;
+		}
+		ws_frame_chunk ch;
+		ssize_t n = ws_frame_parse(&c->frames, buf + off, len - off, &ch);
+		if (n == WS_EAGAIN)
+			break;
+		if (n < 0) {
+			fail(c, c->frames.close_code ? c->frames.close_code : WS_CLOSE_PROTOCOL_ERROR);
+			return len;
+		}
+		off += (size_t)n;
+		handle_chunk(c, &ch);
+	}
+	return off;
+}
+
+/* ---- reading ---- */
+
+static void drain_linger(ws_conn *c)
+{
+	ssize_t n = ws_net_read(c->io.fd, c->env->rbuf, c->env->rbuf_cap);
+	if (n == 0 || (n < 0 && n != WS_EAGAIN))
+		finish(c);
+}
+
+static void read_input(ws_conn *c)
+{
+	ws_conn_env *env = c->env;
+	size_t carried = ws_buf_avail(&c->in);
+	if (carried >= env->rbuf_cap) {
+		fail(c, WS_CLOSE_TOO_BIG); /* cannot happen with sane limits; never overflow */
+		return;
+	}
+	if (carried)
+		memcpy(env->rbuf, c->in.ptr + c->in.head, carried);
+	ssize_t n = ws_net_read(c->io.fd, env->rbuf + carried, env->rbuf_cap - carried);
+	if (n == WS_EAGAIN)
+		return;
+	if (n <= 0) {
+		/* The peer closed or reset the connection; without a Close frame this is 1006. */
+		finish(c);
+		return;
+	}
+	size_t total = carried + (size_t)n;
+	size_t used = process(c, env->rbuf, total);
+	if (c->state == WS_CONN_DONE)
+		return;
+	c->in.head = c->in.len = 0;
+	if (used < total) {
+		if (ws_buf_append(&c->in, env->rbuf + used, total - used) < 0)
+			fail(c, WS_CLOSE_INTERNAL_ERROR);
+	} else if (c->in.cap) {
+		ws_buf_release(&c->in);
+	}
+}
+
+static void on_io(ws_loop *loop, ws_io *io, unsigned events)
+{
+	(void)loop;
+	ws_conn *c = (ws_conn *)io; /* io is the first member */
+	if (events & WS_IO_WRITE)
+		ws_conn_flush(c);
+	if (c->state == WS_CONN_DONE || !(events & (WS_IO_READ | WS_IO_ERROR)))
+		return;
+	if (c->state == WS_CONN_LINGER)
+		drain_linger(c);
+	else
+		read_input(c);
+}
+
+/* ---- life ---- */
+
+ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockaddr_storage *addr)
+{
+	ws_conn *c = ws_calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->env = env;
+	c->id = id;
+	c->io.slot = -1;
+	c->http.max_head_bytes = env->limits->max_header_bytes;
+	c->frames.require_mask = true;
+	c->frames.max_frame_bytes = env->limits->max_frame_bytes;
+	ws_net_format_addr(addr, c->remote_ip, sizeof(c->remote_ip), &c->remote_port);
+	if (ws_loop_io_start(env->loop, &c->io, fd, WS_IO_READ, on_io) < 0) {
+		ws_free(c);
+		return NULL;
+	}
+	set_timer(c, env->limits->handshake_timeout_ms);
+	return c;
+}
+
+void ws_conn_free(ws_conn *c)
+{
+	if (c->user && c->env->hooks->on_release)
+		c->env->hooks->on_release(c->env->owner, c);
+	ws_free(c->subprotocol);
+	ws_free(c);
+}

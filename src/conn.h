@@ -1,0 +1,215 @@
+/* conn.h - one client connection: the HTTP upgrade, RFC 6455 framing, message reassembly with
+ * UTF-8 validation, the output queue, and the closing handshake. A connection reads from its
+ * socket, feeds the protocol modules, and reports what happened through ws_server_hooks.
+ *
+ * Life of a connection: HANDSHAKE -> OPEN -> CLOSING (a Close was sent or received) ->
+ * LINGER (our side shut down for writing; draining the peer until EOF or timeout) -> DONE.
+ * A connection that reaches DONE is reported once to on_close (only if on_open was reported)
+ * and is freed by the server after every callback of the current loop turn has returned, so
+ * a pointer that PHP code received stays valid for the whole callback. */
+#ifndef WS_CONN_H
+#define WS_CONN_H
+
+#include "buf.h"
+#include "err.h"
+#include "frame.h"
+#include "http.h"
+#include "loop.h"
+#include "net.h"
+#include "utf8.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ws_conn ws_conn;
+
+/* The answer of the handshake and request hooks. Zero-initialised means "the default":
+ * for an upgrade accept with the subprotocol chosen from the configured list; for a plain
+ * request answer 426. Pointers are borrowed until the hook's caller has written the response,
+ * which happens before the hook's caller returns. */
+typedef struct ws_reply {
+	int status;           /* 0 default; 101 accept an upgrade; anything else: that response */
+	const char *protocol; /* accepted subprotocol; NULL keeps the configured choice */
+	size_t protocol_len;
+	const char *headers; /* extra response lines, each "Name: value\r\n" */
+	size_t headers_len;
+	const char *body; /* response body for a non-101 status */
+	size_t body_len;
+} ws_reply;
+
+/* How a connection reports upward. Every member may be NULL. `owner` is what the layer above
+ * passed to ws_server_new. Hooks may call any ws_conn_* / ws_server_* function, including
+ * closing this or another connection and stopping the server. */
+typedef struct ws_server_hooks {
+	/* A valid upgrade request arrived. req (and its strings) is valid during the call. */
+	void (*on_handshake)(void *owner, ws_conn *c, const ws_http_request *req, ws_reply *reply);
+	/* A plain HTTP request (no Upgrade: websocket) arrived; the connection closes after the
+	 * response. */
+	void (*on_request)(void *owner, ws_conn *c, const ws_http_request *req, ws_reply *reply);
+	void (*on_open)(void *owner, ws_conn *c);
+	/* Message storage: alloc returns an opaque message and a pointer to room for cap bytes;
+	 * grow enlarges it (realloc semantics). Without them, the core uses ws_malloc. */
+	void *(*msg_alloc)(void *owner, size_t cap, uint8_t **data);
+	void *(*msg_grow)(void *owner, void *msg, size_t cap, uint8_t **data);
+	void (*msg_free)(void *owner, void *msg);
+	/* A whole message: the first `len` bytes of msg. Ownership of msg passes to the hook. */
+	void (*on_message)(void *owner, ws_conn *c, void *msg, size_t len, bool binary);
+	/* The connection is finished (only after on_open). code is the peer's close code (1005 if
+	 * its Close had none), ours if we closed and the peer never answered, or 1006. */
+	void (*on_close)(void *owner, ws_conn *c, uint16_t code, const char *reason, size_t reason_len);
+	/* Last call for c, for every connection whose user pointer is set, just before it is freed. */
+	void (*on_release)(void *owner, ws_conn *c);
+} ws_server_hooks;
+
+/* Limits and policies shared by all connections of a server. */
+typedef struct ws_conn_limits {
+	size_t max_header_bytes;
+	uint64_t max_frame_bytes;
+	uint64_t max_message_bytes;
+	uint32_t handshake_timeout_ms;
+	uint32_t close_timeout_ms;
+	const char *const *subprotocols;
+	size_t num_subprotocols;
+} ws_conn_limits;
+
+/* What a connection shares with its server (owned by the server, borrowed by conns). */
+typedef struct ws_conn_env {
+	ws_loop *loop;
+	const ws_conn_limits *limits;
+	const ws_server_hooks *hooks;
+	void *owner;
+	uint8_t *rbuf; /* one receive buffer for every connection of the loop */
+	size_t rbuf_cap;
+	void *server;
+	void (*want_flush)(void *server, ws_conn *c); /* c has queued output */
+	void (*done)(void *server, ws_conn *c);       /* c reached DONE: unlink, free later */
+	void (*opened)(void *server, ws_conn *c);     /* c completed the handshake */
+} ws_conn_env;
+
+typedef enum ws_conn_state {
+	WS_CONN_HANDSHAKE = 0,
+	WS_CONN_OPEN,
+	WS_CONN_CLOSING,
+	WS_CONN_LINGER,
+	WS_CONN_DONE,
+} ws_conn_state;
+
+/* Private to conn.c and server.c; the binding uses the functions below. */
+struct ws_conn {
+	ws_io io;
+	ws_conn_env *env;
+	uint64_t id;
+	ws_conn_state state;
+	bool opened;               /* on_open was reported */
+	bool close_sent;           /* our Close frame is queued */
+	bool close_received;       /* the peer's Close frame arrived */
+	bool shutdown_after_flush; /* shut down writing once the queue is empty */
+	bool pending;              /* on the server's flush list */
+	bool read_paused;          /* input ignored (after failing the connection) */
+	uint16_t close_code;       /* reported to on_close */
+	uint8_t reason_len;
+	char close_reason[WS_FRAME_MAX_CONTROL];
+	ws_timer *timer; /* handshake, close or linger deadline */
+	ws_buf in;       /* unparsed input carried between reads (partial heads/headers) */
+	ws_http_parser http;
+	ws_frame_parser frames;
+	/* message being assembled */
+	void *msg;
+	uint8_t *msg_data;
+	size_t msg_len, msg_cap;
+	bool msg_binary;
+	ws_utf8 utf8;
+	/* control frame being assembled (payload may arrive in pieces) */
+	uint8_t ctrl[WS_FRAME_MAX_CONTROL];
+	uint8_t ctrl_len;
+	/* output queue: a ring of chunk references; the first is written from out_off */
+	ws_chunk **out;
+	uint32_t out_head, out_count, out_cap;
+	size_t out_off;
+	size_t out_bytes;
+	/* links */
+	ws_conn *prev, *next;  /* the server's list of connections */
+	ws_conn *pending_next; /* the server's flush list */
+	char *subprotocol;     /* negotiated, NUL-terminated, or NULL */
+	void *user;            /* the binding's object */
+	char remote_ip[WS_NET_ADDR_MAX];
+	int remote_port;
+};
+
+/* Creates a connection for an accepted socket and starts reading. Returns NULL on failure
+ * (the caller closes fd). */
+ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockaddr_storage *addr);
+
+/* Frees a DONE connection; calls on_release first when c->user is set. */
+void ws_conn_free(ws_conn *c);
+
+/* Writes as much queued output as the socket takes (one writev per call, more only if the
+ * first was complete and more is queued). Called by the server before the loop waits. */
+void ws_conn_flush(ws_conn *c);
+
+/* Queues a data message (one frame). Returns 0, WS_ECLOSED when the connection is not open
+ * (or is closing), or WS_ENOMEM. data is copied. */
+int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary);
+
+/* Queues a pre-encoded frame (a broadcast); takes a new reference on success. */
+int ws_conn_send_chunk(ws_conn *c, ws_chunk *frame);
+
+/* Queues a ping with up to 125 bytes of payload. Returns 0, WS_ECLOSED or WS_EINVAL. */
+int ws_conn_ping(ws_conn *c, const uint8_t *data, size_t len);
+
+/* Starts the closing handshake with a code (a valid close code) and a reason of at most 123
+ * bytes. Data queued before stays ahead of the Close frame. Before the handshake completed,
+ * it simply drops the connection. Returns 0 or WS_ECLOSED when already closing. */
+int ws_conn_close(ws_conn *c, uint16_t code, const char *reason, size_t reason_len);
+
+/* Ends the connection now, without a closing handshake (reported as 1006). */
+void ws_conn_abort(ws_conn *c);
+
+/* Encodes one unmasked frame into a new chunk (one reference). NULL on failure. */
+ws_chunk *ws_conn_frame(uint8_t opcode, const uint8_t *data, size_t len);
+
+static inline bool ws_conn_is_open(const ws_conn *c)
+{
+	return c->state == WS_CONN_OPEN;
+}
+
+static inline uint64_t ws_conn_id(const ws_conn *c)
+{
+	return c->id;
+}
+
+/* Bytes queued and not yet accepted by the kernel (WebSocket's bufferedAmount). */
+static inline size_t ws_conn_buffered(const ws_conn *c)
+{
+	return c->out_bytes;
+}
+
+static inline const char *ws_conn_remote_ip(const ws_conn *c)
+{
+	return c->remote_ip;
+}
+
+static inline int ws_conn_remote_port(const ws_conn *c)
+{
+	return c->remote_port;
+}
+
+/* The negotiated subprotocol, or NULL. */
+static inline const char *ws_conn_subprotocol(const ws_conn *c)
+{
+	return c->subprotocol;
+}
+
+/* The binding's object for this connection (borrowed by the core; see on_release). */
+static inline void *ws_conn_user(const ws_conn *c)
+{
+	return c->user;
+}
+
+static inline void ws_conn_set_user(ws_conn *c, void *user)
+{
+	c->user = user;
+}
+
+#endif

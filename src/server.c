@@ -1,0 +1,482 @@
+/* server.c - see server.h. Connections are kept in a doubly linked list (iteration, broadcast)
+ * and in an open-addressing table keyed by id (send to an id in O(1)). Queued output is
+ * flushed in the loop's prepare hook, so all frames queued for a connection during one turn
+ * leave in one writev; finished connections are freed in the check hook, after the turn's
+ * callbacks have returned. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "server.h"
+#include "alloc.h"
+#include "net.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ACCEPT_BATCH    64
+#define ACCEPT_RETRY_MS 100
+#define RBUF_MIN        (64 * 1024)
+#define ID_WORKER_SHIFT 40
+
+struct ws_server {
+	ws_server_config cfg;
+	char *host;
+	char **subprotocols;
+	ws_conn_limits limits;
+	ws_server_hooks hooks;
+	ws_conn_env env;
+	ws_loop *loop;
+	int listen_fd;
+	int port;
+	ws_io listen_io;
+	ws_timer *accept_timer;
+	ws_timer *stop_timer;
+	bool stopping;
+	bool running;
+	uint64_t next_seq;
+	ws_conn *head;    /* every connection not yet finished */
+	size_t num_conns; /* in that list */
+	size_t num_open;  /* of those, handshake completed */
+	ws_conn *pending; /* connections with output to flush this turn */
+	ws_conn **dead;   /* finished, to free after the turn */
+	size_t num_dead, cap_dead;
+	ws_conn **slots; /* id table, open addressing with linear probing */
+	size_t slot_cap, slot_count;
+};
+
+/* ---- id table ---- */
+
+static size_t id_hash(uint64_t id, size_t cap)
+{
+	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+}
+
+static int id_grow(ws_server *s)
+{
+	size_t cap = s->slot_cap ? s->slot_cap * 2 : 1024;
+	ws_conn **slots = ws_calloc(cap, sizeof(*slots));
+	if (!slots)
+		return WS_ENOMEM;
+	for (size_t i = 0; i < s->slot_cap; i++) {
+		ws_conn *c = s->slots[i];
+		if (!c)
+			continue;
+		size_t j = id_hash(c->id, cap);
+		while (slots[j])
+			j = (j + 1) & (cap - 1);
+		slots[j] = c;
+	}
+	ws_free(s->slots);
+	s->slots = slots;
+	s->slot_cap = cap;
+	return 0;
+}
+
+static int id_insert(ws_server *s, ws_conn *c)
+{
+	if ((s->slot_count + 1) * 2 > s->slot_cap && id_grow(s) < 0)
+		return WS_ENOMEM;
+	size_t j = id_hash(c->id, s->slot_cap);
+	while (s->slots[j])
+		j = (j + 1) & (s->slot_cap - 1);
+	s->slots[j] = c;
+	s->slot_count++;
+	return 0;
+}
+
+static void id_remove(ws_server *s, uint64_t id)
+{
+	if (!s->slot_cap)
+		return;
+	size_t mask = s->slot_cap - 1, j = id_hash(id, s->slot_cap);
+	while (s->slots[j] && s->slots[j]->id != id)
+		j = (j + 1) & mask;
+	if (!s->slots[j])
+		return;
+	s->slots[j] = NULL;
+	s->slot_count--;
+	/* Backward-shift deletion: move later members of the probe run into the hole when their
+	 * home slot does not lie between the hole and their position, so lookups never stop at a
+	 * hole that used to be on their path. */
+	for (size_t k = (j + 1) & mask; s->slots[k]; k = (k + 1) & mask) {
+		size_t home = id_hash(s->slots[k]->id, s->slot_cap);
+		bool between = j <= k ? (home > j && home <= k) : (home > j || home <= k);
+		if (!between) {
+			s->slots[j] = s->slots[k];
+			s->slots[k] = NULL;
+			j = k;
+		}
+	}
+}
+
+ws_conn *ws_server_find(ws_server *s, uint64_t id)
+{
+	if (!s->slot_cap)
+		return NULL;
+	size_t mask = s->slot_cap - 1;
+	for (size_t j = id_hash(id, s->slot_cap); s->slots[j]; j = (j + 1) & mask)
+		if (s->slots[j]->id == id)
+			return s->slots[j];
+	return NULL;
+}
+
+/* ---- callbacks from connections ---- */
+
+static void conn_want_flush(void *server, ws_conn *c)
+{
+	ws_server *s = server;
+	c->pending = true;
+	c->pending_next = s->pending;
+	s->pending = c;
+}
+
+static void conn_opened(void *server, ws_conn *c)
+{
+	(void)c;
+	((ws_server *)server)->num_open++;
+}
+
+static void conn_done(void *server, ws_conn *c)
+{
+	ws_server *s = server;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	s->num_conns--;
+	if (c->opened)
+		s->num_open--;
+	id_remove(s, c->id);
+	if (s->num_dead == s->cap_dead) {
+		size_t cap = s->cap_dead ? s->cap_dead * 2 : 64;
+		ws_conn **d = ws_realloc(s->dead, cap * sizeof(*d));
+		if (!d) {
+			/* Leaking one connection beats freeing it while a caller may still use it. */
+			return;
+		}
+		s->dead = d;
+		s->cap_dead = cap;
+	}
+	s->dead[s->num_dead++] = c;
+}
+
+/* ---- loop hooks ---- */
+
+static void flush_pending(ws_loop *loop, void *arg)
+{
+	(void)loop;
+	ws_server *s = arg;
+	while (s->pending) {
+		ws_conn *c = s->pending;
+		s->pending = c->pending_next;
+		c->pending = false;
+		c->pending_next = NULL;
+		ws_conn_flush(c);
+	}
+}
+
+static void free_dead(ws_loop *loop, void *arg)
+{
+	ws_server *s = arg;
+	/* A connection may still be on the flush list if it finished after queueing. */
+	ws_conn **pp = &s->pending;
+	while (*pp) {
+		if ((*pp)->state == WS_CONN_DONE) {
+			(*pp)->pending = false;
+			*pp = (*pp)->pending_next;
+		} else {
+			pp = &(*pp)->pending_next;
+		}
+	}
+	for (size_t i = 0; i < s->num_dead; i++)
+		ws_conn_free(s->dead[i]);
+	s->num_dead = 0;
+	if (s->stopping && s->num_conns == 0)
+		ws_loop_stop(loop);
+}
+
+/* ---- accepting ---- */
+
+static void on_accept(ws_loop *loop, ws_io *io, unsigned events);
+
+static void resume_accept(ws_loop *loop, ws_timer *t, void *arg)
+{
+	(void)t;
+	ws_server *s = arg;
+	s->accept_timer = NULL;
+	if (!s->stopping)
+		ws_loop_io_set(loop, &s->listen_io, WS_IO_READ);
+}
+
+static void on_accept(ws_loop *loop, ws_io *io, unsigned events)
+{
+	(void)events;
+	ws_server *s = (ws_server *)((char *)io - offsetof(ws_server, listen_io));
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage addr;
+		int fd = ws_net_accept(io->fd, &addr);
+		if (fd == WS_EAGAIN)
+			return;
+		if (fd < 0) {
+			/* EMFILE/ENFILE/ENOBUFS: the pending connection stays in the backlog and the
+			 * listener stays readable, so polling it now would spin. Pause, retry soon. */
+			ws_loop_io_set(loop, io, 0);
+			if (!s->accept_timer)
+				s->accept_timer = ws_loop_timer_start(loop, ACCEPT_RETRY_MS, 0, resume_accept, s);
+			return;
+		}
+		uint64_t id = ((uint64_t)s->cfg.worker_index << ID_WORKER_SHIFT) | ++s->next_seq;
+		ws_conn *c = ws_conn_new(&s->env, fd, id, &addr);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->next = s->head;
+		if (s->head)
+			s->head->prev = c;
+		s->head = c;
+		s->num_conns++;
+		if (id_insert(s, c) < 0)
+			ws_conn_abort(c);
+	}
+}
+
+/* ---- life ---- */
+
+static char *dup_str(const char *str)
+{
+	size_t n = strlen(str) + 1;
+	char *d = ws_malloc(n);
+	if (d)
+		memcpy(d, str, n);
+	return d;
+}
+
+ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hooks, void *owner,
+                         ws_err *err)
+{
+	ws_server *s = ws_calloc(1, sizeof(*s));
+	if (!s) {
+		ws_err_set(err, WS_ENOMEM, 0, "out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	s->listen_fd = -1;
+	s->port = -1;
+	s->listen_io.slot = -1;
+	s->host = dup_str(cfg->host ? cfg->host : "0.0.0.0");
+	s->subprotocols = ws_calloc(cfg->num_subprotocols + 1, sizeof(char *));
+	bool ok = s->host && s->subprotocols;
+	for (size_t i = 0; ok && i < cfg->num_subprotocols; i++)
+		ok = (s->subprotocols[i] = dup_str(cfg->subprotocols[i])) != NULL;
+	s->loop = ok ? ws_loop_new(err) : NULL;
+	size_t rbuf_cap = cfg->max_header_bytes + 16 * 1024;
+	if (rbuf_cap < RBUF_MIN)
+		rbuf_cap = RBUF_MIN;
+	s->env.rbuf = ok ? ws_malloc(rbuf_cap) : NULL;
+	if (!s->loop || !s->env.rbuf) {
+		if (!ok || s->loop)
+			ws_err_set(err, WS_ENOMEM, 0, "out of memory");
+		ws_server_free(s);
+		return NULL;
+	}
+	s->cfg.host = s->host;
+	s->cfg.subprotocols = (const char *const *)s->subprotocols;
+	s->hooks = *hooks;
+	s->limits = (ws_conn_limits){
+	    .max_header_bytes = cfg->max_header_bytes,
+	    .max_frame_bytes = cfg->max_frame_bytes,
+	    .max_message_bytes = cfg->max_message_bytes,
+	    .handshake_timeout_ms = cfg->handshake_timeout_ms,
+	    .close_timeout_ms = cfg->close_timeout_ms,
+	    .subprotocols = s->cfg.subprotocols,
+	    .num_subprotocols = cfg->num_subprotocols,
+	};
+	s->env = (ws_conn_env){
+	    .loop = s->loop,
+	    .limits = &s->limits,
+	    .hooks = &s->hooks,
+	    .owner = owner,
+	    .rbuf = s->env.rbuf,
+	    .rbuf_cap = rbuf_cap,
+	    .server = s,
+	    .want_flush = conn_want_flush,
+	    .done = conn_done,
+	    .opened = conn_opened,
+	};
+	ws_loop_set_hooks(s->loop, flush_pending, free_dead, s);
+	return s;
+}
+
+void ws_server_free(ws_server *s)
+{
+	if (!s)
+		return;
+	if (s->listen_fd >= 0) {
+		ws_loop_io_stop(s->loop, &s->listen_io);
+		close(s->listen_fd);
+	}
+	if (s->loop)
+		ws_loop_free(s->loop); /* frees pending timers, including accept/stop timers */
+	for (size_t i = 0; s->subprotocols && s->subprotocols[i]; i++)
+		ws_free(s->subprotocols[i]);
+	ws_free(s->subprotocols);
+	ws_free(s->host);
+	ws_free(s->env.rbuf);
+	ws_free(s->dead);
+	ws_free(s->slots);
+	ws_free(s);
+}
+
+int ws_server_listen(ws_server *s, ws_err *err)
+{
+	if (s->listen_fd >= 0)
+		return 0;
+	int fd = ws_net_listen(s->host, s->cfg.port, s->cfg.backlog, s->cfg.reuse_port, err);
+	if (fd < 0)
+		return fd;
+	if (ws_loop_io_start(s->loop, &s->listen_io, fd, WS_IO_READ, on_accept) < 0) {
+		close(fd);
+		return ws_err_set(err, WS_ESYS, errno, "cannot watch the listening socket: %s",
+		                  strerror(errno));
+	}
+	s->listen_fd = fd;
+	s->port = ws_net_local_port(fd);
+	return 0;
+}
+
+int ws_server_port(const ws_server *s)
+{
+	return s->port;
+}
+
+static void on_signal(ws_loop *loop, int signo, void *arg)
+{
+	(void)loop;
+	(void)signo;
+	ws_server_stop(arg);
+}
+
+static void on_stop_timeout(ws_loop *loop, ws_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	ws_server *s = arg;
+	s->stop_timer = NULL;
+	/* Grace period over: drop whoever did not finish the closing handshake. */
+	while (s->head)
+		ws_conn_abort(s->head);
+}
+
+int ws_server_run(ws_server *s, ws_err *err)
+{
+	if (s->stopping)
+		return 0; /* stopped before it ran: a server runs once */
+	int rc = ws_server_listen(s, err);
+	if (rc < 0)
+		return rc;
+	/* Writes use MSG_NOSIGNAL; ignoring SIGPIPE covers shutdown() and anything else. */
+	struct sigaction ign, old_pipe;
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	ws_loop_signal(s->loop, SIGINT, on_signal, s);
+	ws_loop_signal(s->loop, SIGTERM, on_signal, s);
+	s->running = true;
+	rc = ws_loop_run(s->loop);
+	s->running = false;
+	if (s->stop_timer) {
+		ws_loop_timer_stop(s->loop, s->stop_timer);
+		s->stop_timer = NULL;
+	}
+	ws_loop_signal_reset(s->loop);
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	if (rc < 0)
+		return ws_err_set(err, WS_ESYS, errno, "event loop failed: %s", strerror(errno));
+	return 0;
+}
+
+void ws_server_stop(ws_server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	if (s->listen_fd >= 0) {
+		ws_loop_io_stop(s->loop, &s->listen_io);
+		close(s->listen_fd);
+		s->listen_fd = -1;
+	}
+	if (s->accept_timer) {
+		ws_loop_timer_stop(s->loop, s->accept_timer);
+		s->accept_timer = NULL;
+	}
+	for (ws_conn *c = s->head, *next; c; c = next) {
+		next = c->next;
+		if (c->state == WS_CONN_OPEN)
+			ws_conn_close(c, WS_CLOSE_GOING_AWAY, "server shutting down", 20);
+		else if (c->state == WS_CONN_HANDSHAKE)
+			ws_conn_abort(c);
+	}
+	if (s->head)
+		s->stop_timer =
+		    ws_loop_timer_start(s->loop, s->cfg.shutdown_timeout_ms, 0, on_stop_timeout, s);
+	else
+		ws_loop_stop(s->loop);
+}
+
+bool ws_server_stopping(const ws_server *s)
+{
+	return s->stopping;
+}
+
+ssize_t ws_server_broadcast(ws_server *s, const uint8_t *data, size_t len, bool binary,
+                            const uint64_t *except, size_t n_except)
+{
+	ws_chunk *frame = ws_conn_frame(binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT, data, len);
+	if (!frame)
+		return WS_ENOMEM;
+	ssize_t count = 0;
+	for (ws_conn *c = s->head; c; c = c->next) {
+		if (c->state != WS_CONN_OPEN)
+			continue;
+		bool skip = false;
+		for (size_t i = 0; i < n_except && !skip; i++)
+			skip = except[i] == c->id;
+		if (!skip && ws_conn_send_chunk(c, frame) == 0)
+			count++;
+	}
+	ws_chunk_unref(frame);
+	return count;
+}
+
+size_t ws_server_count(const ws_server *s)
+{
+	return s->num_open;
+}
+
+ws_conn *ws_server_first(ws_server *s)
+{
+	return s->head;
+}
+
+ws_conn *ws_server_next(ws_conn *c)
+{
+	return c->next;
+}
+
+ws_timer *ws_server_timer_start(ws_server *s, uint64_t delay_ms, uint64_t repeat_ms, ws_timer_cb cb,
+                                void *arg)
+{
+	return ws_loop_timer_start(s->loop, delay_ms, repeat_ms, cb, arg);
+}
+
+void ws_server_timer_stop(ws_server *s, ws_timer *t)
+{
+	ws_loop_timer_stop(s->loop, t);
+}
