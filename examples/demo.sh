@@ -1,0 +1,7 @@
+#!/bin/sh
+# Builds the extension and starts the chat demo on http://localhost:8000/ (Ctrl-C stops it).
+set -eu
+cd "$(dirname "$0")/.."
+sh tests/deps.sh
+sh tests/build.sh
+exec php -d extension="$PWD/modules/websocket.so" examples/chat.php "$@"

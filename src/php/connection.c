@@ -1,0 +1,206 @@
+/* connection.c - WebsocketConnection: one client as PHP sees it. The object is created when
+ * a request arrives (so onHandshake/onRequest can inspect it), its request properties are
+ * read-only, and it stays usable after the connection ends: methods then report failure. */
+#include "php_ws.h"
+#include "zend_exceptions.h"
+#include "ext/standard/php_string.h"
+
+static zend_object_handlers connection_handlers;
+
+static zend_object *connection_create_object(zend_class_entry *ce)
+{
+	php_ws_connection *c = zend_object_alloc(sizeof(php_ws_connection), ce);
+	zend_object_std_init(&c->std, ce);
+	object_properties_init(&c->std, ce);
+	c->std.handlers = &connection_handlers;
+	return &c->std;
+}
+
+void php_ws_connection_setup(zend_class_entry *ce)
+{
+	ce->create_object = connection_create_object;
+	memcpy(&connection_handlers, zend_get_std_object_handlers(), sizeof(connection_handlers));
+	connection_handlers.offset = XtOffsetOf(php_ws_connection, std);
+	connection_handlers.clone_obj = NULL;
+}
+
+/* Initialises a declared (typed, read-only) property slot from C, which is how an internal
+ * class sets read-only state before user code sees the object. */
+static void set_prop(zend_object *obj, int slot, zval *value)
+{
+	zval *p = OBJ_PROP_NUM(obj, slot);
+	zval_ptr_dtor(p);
+	ZVAL_COPY_VALUE(p, value);
+	Z_PROP_FLAG_P(p) = 0;
+}
+
+static void set_prop_str(zend_object *obj, int slot, const char *s, size_t len)
+{
+	zval v;
+	ZVAL_STRINGL_FAST(&v, s, len);
+	set_prop(obj, slot, &v);
+}
+
+static void set_prop_long(zend_object *obj, int slot, zend_long n)
+{
+	zval v;
+	ZVAL_LONG(&v, n);
+	set_prop(obj, slot, &v);
+}
+
+/* Headers as an array of lower-case name => value; repeated headers are joined with ", " as
+ * RFC 9110 5.3 allows for list-valued fields. */
+static void headers_array(zval *out, const ws_http_request *req)
+{
+	array_init_size(out, (uint32_t)req->num_headers);
+	for (size_t i = 0; i < req->num_headers; i++) {
+		const ws_http_header *h = &req->headers[i];
+		zend_string *name = zend_string_init(h->name, h->name_len, 0);
+		zend_str_tolower(ZSTR_VAL(name), ZSTR_LEN(name));
+		zval *prev = zend_hash_find(Z_ARRVAL_P(out), name);
+		if (prev) {
+			zend_string *joined = zend_string_concat3(Z_STRVAL_P(prev), Z_STRLEN_P(prev), ", ", 2,
+			                                          h->value, h->value_len);
+			zval_ptr_dtor(prev);
+			ZVAL_STR(prev, joined);
+		} else {
+			zval v;
+			ZVAL_STRINGL_FAST(&v, h->value, h->value_len);
+			zend_hash_add_new(Z_ARRVAL_P(out), name, &v);
+		}
+		zend_string_release(name);
+	}
+}
+
+zend_object *php_ws_connection_create(php_ws_server *srv, ws_conn *c, const ws_http_request *req)
+{
+	zend_object *obj = connection_create_object(ws_connection_ce);
+	php_ws_connection *pc = php_ws_connection_from_obj(obj);
+	pc->conn = c;
+	pc->server = srv;
+	set_prop_long(obj, PHP_WS_PROP_ID, (zend_long)ws_conn_id(c));
+	set_prop_str(obj, PHP_WS_PROP_REMOTE_ADDRESS, ws_conn_remote_ip(c),
+	             strlen(ws_conn_remote_ip(c)));
+	set_prop_long(obj, PHP_WS_PROP_REMOTE_PORT, ws_conn_remote_port(c));
+	set_prop_str(obj, PHP_WS_PROP_METHOD, req->method, req->method_len);
+	const char *q = memchr(req->target, '?', req->target_len);
+	size_t path_len = q ? (size_t)(q - req->target) : req->target_len;
+	set_prop_str(obj, PHP_WS_PROP_PATH, req->target, path_len);
+	if (q)
+		set_prop_str(obj, PHP_WS_PROP_QUERY, q + 1, req->target_len - path_len - 1);
+	else
+		set_prop_str(obj, PHP_WS_PROP_QUERY, "", 0);
+	zval headers;
+	headers_array(&headers, req);
+	set_prop(obj, PHP_WS_PROP_HEADERS, &headers);
+	set_prop_str(obj, PHP_WS_PROP_SUBPROTOCOL, "", 0);
+	return obj;
+}
+
+void php_ws_connection_set_subprotocol(zend_object *obj, const char *protocol)
+{
+	set_prop_str(obj, PHP_WS_PROP_SUBPROTOCOL, protocol, strlen(protocol));
+}
+
+/* Text frames must carry UTF-8 (RFC 6455 5.6): refuse to put anything else on the wire. */
+bool php_ws_check_text(zend_string *data, uint32_t arg_num)
+{
+	if (ws_utf8_validate((const uint8_t *)ZSTR_VAL(data), ZSTR_LEN(data)) == 0)
+		return true;
+	zend_argument_value_error(arg_num, "must be valid UTF-8 for a text message; pass $binary = "
+	                                   "true to send bytes");
+	return false;
+}
+
+/* private function __construct() */
+ZEND_METHOD(WebsocketConnection, __construct)
+{
+	ZEND_PARSE_PARAMETERS_NONE();
+}
+
+/* public function send(string $data, bool $binary = false): bool */
+ZEND_METHOD(WebsocketConnection, send)
+{
+	zend_string *data;
+	bool binary = false;
+	ZEND_PARSE_PARAMETERS_START(1, 2)
+	Z_PARAM_STR(data)
+	Z_PARAM_OPTIONAL
+	Z_PARAM_BOOL(binary)
+	ZEND_PARSE_PARAMETERS_END();
+	if (!binary && !php_ws_check_text(data, 1))
+		RETURN_THROWS();
+	php_ws_connection *pc = Z_WS_CONNECTION_P(ZEND_THIS);
+	if (!pc->conn)
+		RETURN_FALSE;
+	RETURN_BOOL(ws_conn_send(pc->conn, (const uint8_t *)ZSTR_VAL(data), ZSTR_LEN(data), binary) ==
+	            0);
+}
+
+/* public function ping(string $payload = ""): bool */
+ZEND_METHOD(WebsocketConnection, ping)
+{
+	zend_string *payload = NULL;
+	ZEND_PARSE_PARAMETERS_START(0, 1)
+	Z_PARAM_OPTIONAL
+	Z_PARAM_STR(payload)
+	ZEND_PARSE_PARAMETERS_END();
+	size_t len = payload ? ZSTR_LEN(payload) : 0;
+	if (len > WS_FRAME_MAX_CONTROL) {
+		zend_argument_value_error(1, "must be at most 125 bytes (a control frame), %zu given", len);
+		RETURN_THROWS();
+	}
+	php_ws_connection *pc = Z_WS_CONNECTION_P(ZEND_THIS);
+	if (!pc->conn)
+		RETURN_FALSE;
+	RETURN_BOOL(ws_conn_ping(pc->conn, payload ? (const uint8_t *)ZSTR_VAL(payload) : NULL, len) ==
+	            0);
+}
+
+/* public function close(int $code = 1000, string $reason = ""): bool */
+ZEND_METHOD(WebsocketConnection, close)
+{
+	zend_long code = WS_CLOSE_NORMAL;
+	zend_string *reason = NULL;
+	ZEND_PARSE_PARAMETERS_START(0, 2)
+	Z_PARAM_OPTIONAL
+	Z_PARAM_LONG(code)
+	Z_PARAM_STR(reason)
+	ZEND_PARSE_PARAMETERS_END();
+	if (code < 0 || code > 65535 || !ws_frame_close_code_valid((unsigned)code)) {
+		zend_argument_value_error(1,
+		                          "must be a close code that may be sent (1000-1003, "
+		                          "1007-1014 or 3000-4999), " ZEND_LONG_FMT " given",
+		                          code);
+		RETURN_THROWS();
+	}
+	size_t len = reason ? ZSTR_LEN(reason) : 0;
+	if (len > WS_FRAME_MAX_CONTROL - 2) {
+		zend_argument_value_error(2, "must be at most 123 bytes, %zu given", len);
+		RETURN_THROWS();
+	}
+	if (reason && ws_utf8_validate((const uint8_t *)ZSTR_VAL(reason), len) < 0) {
+		zend_argument_value_error(2, "must be valid UTF-8");
+		RETURN_THROWS();
+	}
+	php_ws_connection *pc = Z_WS_CONNECTION_P(ZEND_THIS);
+	if (!pc->conn)
+		RETURN_FALSE;
+	RETURN_BOOL(ws_conn_close(pc->conn, (uint16_t)code, reason ? ZSTR_VAL(reason) : "", len) == 0);
+}
+
+/* public function bufferedAmount(): int */
+ZEND_METHOD(WebsocketConnection, bufferedAmount)
+{
+	ZEND_PARSE_PARAMETERS_NONE();
+	php_ws_connection *pc = Z_WS_CONNECTION_P(ZEND_THIS);
+	RETURN_LONG(pc->conn ? (zend_long)ws_conn_buffered(pc->conn) : 0);
+}
+
+/* public function isOpen(): bool */
+ZEND_METHOD(WebsocketConnection, isOpen)
+{
+	ZEND_PARSE_PARAMETERS_NONE();
+	php_ws_connection *pc = Z_WS_CONNECTION_P(ZEND_THIS);
+	RETURN_BOOL(pc->conn && ws_conn_is_open(pc->conn));
+}
