@@ -1,0 +1,41 @@
+#!/bin/sh
+# Static checks that keep the tree honest: the core stays Zend-free, the formatter is obeyed,
+# and the committed arginfo matches the stub. Prints `N passed, N failed`.
+set -u
+cd "$(dirname "$0")/.."
+pass=0
+fail=0
+check() {
+	name=$1
+	shift
+	if out=$("$@" 2>&1); then
+		echo "ok   $name"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $name"
+		echo "$out" | head -20
+		fail=$((fail + 1))
+	fi
+}
+zend_free() {
+	! grep -nE 'php\.h|zend_' src/*.c src/*.h
+}
+formatted() {
+	clang-format --dry-run --Werror websocket.c php_websocket.h src/*.c src/*.h src/php/*.c \
+		src/php/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
+}
+arginfo_current() {
+	tmp=$(mktemp -d)
+	cp websocket.stub.php websocket_arginfo.h "$tmp/" &&
+		mkdir -p "$tmp/tests/tools" && cp tests/tools/gen_arginfo.sh "$tmp/tests/tools/" &&
+		sh "$tmp/tests/tools/gen_arginfo.sh" >/dev/null &&
+		diff -u websocket_arginfo.h "$tmp/websocket_arginfo.h"
+	rc=$?
+	rm -rf "$tmp"
+	return $rc
+}
+check "core (src/*.[ch]) includes no Zend header" zend_free
+check "sources follow .clang-format" formatted
+check "websocket_arginfo.h is generated from websocket.stub.php" arginfo_current
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

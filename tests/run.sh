@@ -1,0 +1,71 @@
+#!/bin/sh
+# Builds the extension and runs every test suite; ends with one line `N passed, N failed`
+# (the sums over all suites) and exits non-zero if anything failed.
+#   sh tests/run.sh                 everything
+#   sh tests/run.sh unit phpt       only the named suites
+# Suites: lint unit fuzz phpt conformance interop pecl. FUZZ_SECONDS (default 20) sets the
+# time per fuzz target.
+set -u
+cd "$(dirname "$0")/.."
+root=$PWD
+
+sh tests/deps.sh --test || exit 1
+echo "== build (--enable-websocket-dev: -Werror and strict warnings)"
+if ! sh tests/build.sh --enable-websocket-dev; then
+	echo "build failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+export WS_PHP="php -d extension=$root/modules/websocket.so"
+
+suites=${*:-lint unit fuzz phpt conformance interop pecl}
+total_pass=0
+total_fail=0
+total_skip=0
+summary=""
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+
+for suite in $suites; do
+	case $suite in
+	lint) cmd="sh tests/lint.sh" ;;
+	unit) cmd="sh tests/unit/run.sh" ;;
+	fuzz) cmd="sh tests/fuzz/run.sh ${FUZZ_SECONDS:-20}" ;;
+	phpt) cmd="sh tests/phpt.sh" ;;
+	conformance) cmd="sh tests/conformance/run.sh" ;;
+	interop) cmd="sh tests/interop/run.sh" ;;
+	pecl) cmd="sh tests/pecl/check.sh" ;;
+	*)
+		echo "unknown suite: $suite"
+		exit 2
+		;;
+	esac
+	echo "== $suite"
+	start=$(date +%s)
+	{
+		$cmd 2>&1
+		echo $? >"$logdir/rc"
+	} | tee "$logdir/$suite.log"
+	rc=$(cat "$logdir/rc")
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logdir/$suite.log" | tail -1)
+	p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+	f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+	s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
+	if [ -z "$line" ]; then
+		p=0
+		f=1
+		echo "$suite: no summary line (the suite crashed?)"
+	elif [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+		f=1
+		echo "$suite: exited with status $rc"
+	fi
+	total_pass=$((total_pass + ${p:-0}))
+	total_fail=$((total_fail + ${f:-0}))
+	total_skip=$((total_skip + ${s:-0}))
+	summary="$summary
+  $suite: ${p:-0} passed, ${f:-0} failed, ${s:-0} skipped ($(($(date +%s) - start)) s)"
+done
+
+echo "== summary$summary"
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+[ "$total_fail" -eq 0 ]
