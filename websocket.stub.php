@@ -15,6 +15,7 @@ class WebsocketException extends Exception
  * (onOpen, onMessage, onClose, onError, onHandshake, onRequest, onWorkerStart,
  * onWorkerStop) or by registering callables with on(); a callable set with on()
  * takes precedence over a method of the same event.
+ * @not-serializable
  */
 class WebsocketServer
 {

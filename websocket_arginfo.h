@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: 7f93dd7ae31365bed4bae5528183e2131a85538f */
+ * Stub hash: 50e5bdac1cb0563204e6b8088f6295e6a8e12800 */
 
 ZEND_BEGIN_ARG_INFO_EX(arginfo_class_WebsocketServer___construct, 0, 0, 0)
 	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, config, IS_ARRAY, 0, "[]")
@@ -144,6 +144,7 @@ static zend_class_entry *register_class_WebsocketServer(void)
 
 	INIT_CLASS_ENTRY(ce, "WebsocketServer", class_WebsocketServer_methods);
 	class_entry = zend_register_internal_class_ex(&ce, NULL);
+	class_entry->ce_flags |= ZEND_ACC_NOT_SERIALIZABLE;
 
 	return class_entry;
 }

@@ -218,7 +218,8 @@ static void fail(ws_conn *c, uint16_t code)
 {
 	release_message(c);
 	c->read_paused = true;
-	if (!c->close_code)
+	/* Report why we failed it: the peer's answer, if any, is no longer read. */
+	if (!c->close_received)
 		c->close_code = code;
 	if (!c->close_sent && queue_close(c, code, NULL, 0) < 0) {
 		finish(c);
@@ -238,11 +239,6 @@ int ws_conn_close(ws_conn *c, uint16_t code, const char *reason, size_t reason_l
 	if (c->state != WS_CONN_OPEN)
 		return WS_ECLOSED;
 	c->state = WS_CONN_CLOSING;
-	c->close_code = code;
-	if (reason_len > sizeof(c->close_reason) - 2)
-		reason_len = sizeof(c->close_reason) - 2;
-	memcpy(c->close_reason, reason, reason_len);
-	c->reason_len = (uint8_t)reason_len;
 	if (queue_close(c, code, reason, reason_len) < 0) {
 		finish(c);
 		return 0;
@@ -336,12 +332,27 @@ static void respond_plain(ws_conn *c, const ws_http_request *req)
 	respond(c, reply.status, reply.headers, reply.headers_len, reply.body, reply.body_len, head);
 }
 
+static bool protocol_offered(const ws_http_request *req, const char *protocol, size_t len)
+{
+	char name[256];
+	if (len >= sizeof(name))
+		return false;
+	memcpy(name, protocol, len);
+	name[len] = '\0';
+	const char *const list[1] = {name};
+	return ws_handshake_choose_protocol(req, list, 1) == 0;
+}
+
+bool ws_conn_protocol_offered(const ws_http_request *req, const char *protocol, size_t len)
+{
+	return protocol_offered(req, protocol, len);
+}
+
 static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_handshake *hs)
 {
 	const ws_conn_limits *lim = c->env->limits;
 	ws_reply reply = {0};
-	int idx = ws_handshake_select_protocol(hs->protocols, hs->protocols_len, lim->subprotocols,
-	                                       lim->num_subprotocols);
+	int idx = ws_handshake_choose_protocol(req, lim->subprotocols, lim->num_subprotocols);
 	if (idx >= 0) {
 		reply.protocol = lim->subprotocols[idx];
 		reply.protocol_len = strlen(reply.protocol);
@@ -353,6 +364,13 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 	if (reply.status && reply.status != 101) {
 		respond(c, reply.status, reply.headers, reply.headers_len, reply.body, reply.body_len,
 		        false);
+		return;
+	}
+	/* A subprotocol the client did not offer would make it fail the connection (RFC 6455
+	 * 4.1); checking the offer also guarantees the name holds no CR or LF. */
+	if (reply.protocol_len && !protocol_offered(req, reply.protocol, reply.protocol_len)) {
+		static const char body[] = "The server chose a subprotocol the client did not offer.\n";
+		respond(c, 500, NULL, 0, body, sizeof(body) - 1, false);
 		return;
 	}
 	char small[1024];
@@ -389,6 +407,11 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 	c->state = WS_CONN_OPEN;
 	c->opened = true;
 	c->env->opened(c->env->server, c);
+	/* Send the 101 now, so that bufferedAmount() in onOpen counts only what the application
+	 * queued; this is one write per connection, not per message. */
+	ws_conn_flush(c);
+	if (c->state != WS_CONN_OPEN)
+		return;
 	if (c->env->hooks->on_open)
 		c->env->hooks->on_open(c->env->owner, c);
 }

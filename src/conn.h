@@ -55,8 +55,10 @@ typedef struct ws_server_hooks {
 	void (*msg_free)(void *owner, void *msg);
 	/* A whole message: the first `len` bytes of msg. Ownership of msg passes to the hook. */
 	void (*on_message)(void *owner, ws_conn *c, void *msg, size_t len, bool binary);
-	/* The connection is finished (only after on_open). code is the peer's close code (1005 if
-	 * its Close had none), ours if we closed and the peer never answered, or 1006. */
+	/* The connection is finished (only after on_open). code and reason are those of the peer's
+	 * Close frame (1005 if it had no code); the code we failed the connection with (1002,
+	 * 1007, 1009) after a protocol violation; otherwise 1006, also when we started a closing
+	 * handshake that the peer never answered (RFC 6455 7.1.5). */
 	void (*on_close)(void *owner, ws_conn *c, uint16_t code, const char *reason, size_t reason_len);
 	/* Last call for c, for every connection whose user pointer is set, just before it is freed. */
 	void (*on_release)(void *owner, ws_conn *c);
@@ -107,7 +109,7 @@ struct ws_conn {
 	bool shutdown_after_flush; /* shut down writing once the queue is empty */
 	bool pending;              /* on the server's flush list */
 	bool read_paused;          /* input ignored (after failing the connection) */
-	uint16_t close_code;       /* reported to on_close */
+	uint16_t close_code;       /* reported to on_close (see there); 0 means 1006 */
 	uint8_t reason_len;
 	char close_reason[WS_FRAME_MAX_CONTROL];
 	ws_timer *timer; /* handshake, close or linger deadline */
@@ -162,6 +164,9 @@ int ws_conn_ping(ws_conn *c, const uint8_t *data, size_t len);
  * bytes. Data queued before stays ahead of the Close frame. Before the handshake completed,
  * it simply drops the connection. Returns 0 or WS_ECLOSED when already closing. */
 int ws_conn_close(ws_conn *c, uint16_t code, const char *reason, size_t reason_len);
+
+/* True when the request offered `protocol` (len bytes) in any Sec-WebSocket-Protocol line. */
+bool ws_conn_protocol_offered(const ws_http_request *req, const char *protocol, size_t len);
 
 /* Ends the connection now, without a closing handshake (reported as 1006). */
 void ws_conn_abort(ws_conn *c);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* RFC 6455 1.3: appended to the key before hashing. */
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -212,6 +213,20 @@ int ws_handshake_select_protocol(const char *offer, size_t offer_len, const char
 	return -1;
 }
 
+int ws_handshake_choose_protocol(const ws_http_request *req, const char *const *supported, size_t n)
+{
+	static const char name[] = "sec-websocket-protocol";
+	for (size_t i = 0; i < req->num_headers; i++) {
+		const ws_http_header *h = &req->headers[i];
+		if (h->name_len != sizeof(name) - 1 || strncasecmp(h->name, name, h->name_len) != 0)
+			continue;
+		int k = ws_handshake_select_protocol(h->value, h->value_len, supported, n);
+		if (k >= 0)
+			return k;
+	}
+	return -1;
+}
+
 /* Appends to a caller buffer without passing cap, while counting the full length, so one pass
  * both writes a response and tells a caller with a short buffer how much it needs. */
 typedef struct out_writer {
@@ -312,14 +327,24 @@ const char *ws_handshake_status_text(int status)
 		return "Switching Protocols";
 	case 200:
 		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
 	case 204:
 		return "No Content";
 	case 301:
 		return "Moved Permanently";
 	case 302:
 		return "Found";
+	case 303:
+		return "See Other";
 	case 304:
 		return "Not Modified";
+	case 307:
+		return "Temporary Redirect";
+	case 308:
+		return "Permanent Redirect";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -330,8 +355,14 @@ const char *ws_handshake_status_text(int status)
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 406:
+		return "Not Acceptable";
 	case 408:
 		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
 	case 413:
 		return "Content Too Large";
 	case 426:
@@ -344,8 +375,12 @@ const char *ws_handshake_status_text(int status)
 		return "Internal Server Error";
 	case 501:
 		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
 	case 503:
 		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
 	case 505:
 		return "HTTP Version Not Supported";
 	default:

@@ -49,6 +49,11 @@ void ws_handshake_accept(const char *key, size_t key_len, char out[WS_HANDSHAKE_
 int ws_handshake_select_protocol(const char *offer, size_t offer_len, const char *const *supported,
                                  size_t n);
 
+/* ws_handshake_select_protocol over every Sec-WebSocket-Protocol line of the request, in order:
+ * repeated lines form one list (RFC 6455 11.3.4, RFC 9110 5.3). Same result convention. */
+int ws_handshake_choose_protocol(const ws_http_request *req, const char *const *supported,
+                                 size_t n);
+
 /* Writes "HTTP/1.1 101 Switching Protocols" with Upgrade, Connection, Sec-WebSocket-Accept,
  * Sec-WebSocket-Protocol (when protocol is non-NULL and non-empty) and `extra` (zero or more
  * complete "Name: value\r\n" lines, may be NULL), then the blank line.

@@ -166,8 +166,10 @@ static bool status_ok(zend_long status)
 }
 
 /* Reads an answer array: status, headers, body, and (upgrades only) protocol. */
-static bool answer_from_array(php_ws_server *srv, HashTable *a, ws_reply *reply, bool upgrade)
+static bool answer_from_array(php_ws_server *srv, HashTable *a, ws_reply *reply,
+                              const ws_http_request *req)
 {
+	bool upgrade = req != NULL;
 	zval *v;
 	zend_string *key;
 	ZEND_HASH_FOREACH_STR_KEY(a, key) {
@@ -209,17 +211,29 @@ static bool answer_from_array(php_ws_server *srv, HashTable *a, ws_reply *reply,
 			                zend_zval_type_name(v));
 			return false;
 		}
+		/* Only a protocol the client offered may be chosen (RFC 6455 4.2.2), which also keeps
+		 * CR and LF out of the response. */
+		if (Z_STRLEN_P(v) && !ws_conn_protocol_offered(req, Z_STRVAL_P(v), Z_STRLEN_P(v))) {
+			zend_value_error("the answer's \"protocol\" must be one that the client offered in "
+			                 "Sec-WebSocket-Protocol");
+			return false;
+		}
 		reply->protocol = Z_STRVAL_P(v);
 		reply->protocol_len = Z_STRLEN_P(v);
 	}
 	return true;
 }
 
-/* Turns what onHandshake/onRequest returned into a reply. The zval is kept in srv->reply so
- * the strings it holds outlive the hook. Returns false with an exception pending. */
-static bool answer(php_ws_server *srv, zval *ret, ws_reply *reply, bool upgrade)
+/* Turns what onHandshake (req set) or onRequest (req NULL) returned into a reply. The zval is
+ * kept in srv->reply so the strings it holds outlive the hook. Returns false with an exception
+ * pending. */
+static bool answer(php_ws_server *srv, zval *ret, ws_reply *reply, const ws_http_request *req)
 {
+	bool upgrade = req != NULL;
 	zval_ptr_dtor(&srv->reply);
+	ZVAL_UNDEF(&srv->reply);
+	if (EG(exception)) /* the previous answer's destructor threw */
+		php_ws_handle_exception(srv, NULL);
 	ZVAL_COPY(&srv->reply, ret);
 	smart_str_free(&srv->reply_headers);
 	ret = &srv->reply;
@@ -245,7 +259,7 @@ static bool answer(php_ws_server *srv, zval *ret, ws_reply *reply, bool upgrade)
 		smart_str_appends(&srv->reply_headers, "Content-Type: text/html; charset=utf-8\r\n");
 		break;
 	case IS_ARRAY:
-		if (!answer_from_array(srv, Z_ARRVAL_P(ret), reply, upgrade))
+		if (!answer_from_array(srv, Z_ARRVAL_P(ret), reply, req))
 			return false;
 		break;
 	default:
@@ -265,7 +279,8 @@ wrong_type:
 	return false;
 }
 
-static void ask_user(php_ws_server *srv, php_ws_event ev, ws_conn *c, ws_reply *reply, bool upgrade)
+static void ask_user(php_ws_server *srv, php_ws_event ev, ws_conn *c, ws_reply *reply,
+                     const ws_http_request *req)
 {
 	zend_object *obj = ws_conn_user(c);
 	zval arg, ret;
@@ -274,7 +289,7 @@ static void ask_user(php_ws_server *srv, php_ws_event ev, ws_conn *c, ws_reply *
 		reply->status = 500;
 		return;
 	}
-	if (!answer(srv, &ret, reply, upgrade)) {
+	if (!answer(srv, &ret, reply, req)) {
 		php_ws_handle_exception(srv, obj);
 		memset(reply, 0, sizeof(*reply));
 		reply->status = 500;
@@ -292,7 +307,7 @@ static void hook_handshake(void *owner, ws_conn *c, const ws_http_request *req, 
 	/* The core holds this reference until on_release. */
 	ws_conn_set_user(c, php_ws_connection_create(srv, c, req));
 	if (srv->events[PHP_WS_EV_HANDSHAKE].set)
-		ask_user(srv, PHP_WS_EV_HANDSHAKE, c, reply, true);
+		ask_user(srv, PHP_WS_EV_HANDSHAKE, c, reply, req);
 }
 
 static void hook_request(void *owner, ws_conn *c, const ws_http_request *req, ws_reply *reply)
@@ -301,7 +316,7 @@ static void hook_request(void *owner, ws_conn *c, const ws_http_request *req, ws
 	if (srv->exiting || !srv->events[PHP_WS_EV_REQUEST].set)
 		return;
 	ws_conn_set_user(c, php_ws_connection_create(srv, c, req));
-	ask_user(srv, PHP_WS_EV_REQUEST, c, reply, false);
+	ask_user(srv, PHP_WS_EV_REQUEST, c, reply, NULL);
 }
 
 static void hook_open(void *owner, ws_conn *c)
@@ -376,11 +391,13 @@ static void hook_close(void *owner, ws_conn *c, uint16_t code, const char *reaso
 
 static void hook_release(void *owner, ws_conn *c)
 {
-	(void)owner;
 	zend_object *obj = ws_conn_user(c);
 	php_ws_connection_from_obj(obj)->conn = NULL;
 	ws_conn_set_user(c, NULL);
+	/* The last reference may run user destructors ($conn->data): route what they throw. */
 	OBJ_RELEASE(obj);
+	if (EG(exception))
+		php_ws_handle_exception(owner, NULL);
 }
 
 const ws_server_hooks php_ws_hooks = {

@@ -155,8 +155,8 @@ static zend_result check_value(const config_key *k, zval *v)
 		else
 			return type_error(k, "int|float (seconds)", v);
 		if (!(d >= k->min && d <= k->max)) {
-			zend_argument_value_error(1, "key \"%s\" must be between %g and %g seconds", k->name,
-			                          k->min, k->max);
+			zend_argument_value_error(1, "key \"%s\" must be between %g and %g seconds, %g given",
+			                          k->name, k->min, k->max, d);
 			return FAILURE;
 		}
 		return SUCCESS;
@@ -197,8 +197,7 @@ static zval *get(php_ws_server *srv, const char *name)
 
 static uint32_t ms(zval *v)
 {
-	double d = Z_TYPE_P(v) == IS_LONG ? (double)Z_LVAL_P(v) : Z_DVAL_P(v);
-	return (uint32_t)(d * 1000.0 + 0.5);
+	return (uint32_t)(Z_DVAL_P(v) * 1000.0 + 0.5);
 }
 
 zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
@@ -224,7 +223,13 @@ zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
 	array_init(&srv->config);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		zval *given = zend_hash_str_find_deref(user, keys[i].name, strlen(keys[i].name));
-		if (given) {
+		if (given && keys[i].type == KEY_SECONDS) {
+			/* Report seconds as float whether given as 2 or 2.0, like the defaults. */
+			zval seconds;
+			ZVAL_DOUBLE(&seconds, zval_get_double(given));
+			zend_hash_str_update(Z_ARRVAL(srv->config), keys[i].name, strlen(keys[i].name),
+			                     &seconds);
+		} else if (given) {
 			Z_TRY_ADDREF_P(given);
 			zend_hash_str_update(Z_ARRVAL(srv->config), keys[i].name, strlen(keys[i].name), given);
 		} else {

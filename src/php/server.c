@@ -225,6 +225,8 @@ ZEND_METHOD(WebsocketServer, start)
 	call_worker_event(srv, PHP_WS_EV_WORKER_STOP);
 	srv->running = false;
 	php_ws_timers_release(srv);
+	if (EG(exception) && !srv->exiting)
+		php_ws_handle_exception(srv, NULL);
 	OBJ_RELEASE(&srv->std);
 	if (EG(exception))
 		RETURN_THROWS(); /* exit() in a callback: let the engine unwind */
@@ -373,6 +375,8 @@ static void timer_fire(ws_loop *loop, ws_timer *timer, void *arg)
 	t->timer = NULL;
 	zend_hash_index_del(&srv->timers, (zend_ulong)t->id);
 	timer_free(t);
+	if (EG(exception)) /* a destructor of what the callable captured */
+		php_ws_handle_exception(srv, NULL);
 }
 
 /* public function addTimer(float $seconds, callable $callback, bool $repeat = false): int */
