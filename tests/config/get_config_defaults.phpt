@@ -1,0 +1,49 @@
+--TEST--
+WebsocketServer: getConfig(): returns every key, with defaults for keys not given
+--SKIPIF--
+<?php if (!extension_loaded('websocket')) die('skip websocket extension not loaded'); ?>
+--FILE--
+<?php
+var_dump((new WebsocketServer())->getConfig());
+$c = (new WebsocketServer(['port' => 0, 'host' => '127.0.0.1', 'handshake_timeout' => 2,
+    'subprotocols' => ['chat', 'v2.chat']]))->getConfig();
+var_dump($c['port'], $c['host'], $c['handshake_timeout'] == 2, $c['subprotocols'], $c['backlog']);
+?>
+--EXPECT--
+array(12) {
+  ["host"]=>
+  string(7) "0.0.0.0"
+  ["port"]=>
+  int(8000)
+  ["workers"]=>
+  int(1)
+  ["backlog"]=>
+  int(511)
+  ["reuse_port"]=>
+  bool(false)
+  ["max_header_size"]=>
+  int(8192)
+  ["max_frame_size"]=>
+  int(16777216)
+  ["max_message_size"]=>
+  int(16777216)
+  ["handshake_timeout"]=>
+  float(10)
+  ["close_timeout"]=>
+  float(5)
+  ["shutdown_timeout"]=>
+  float(5)
+  ["subprotocols"]=>
+  array(0) {
+  }
+}
+int(0)
+string(9) "127.0.0.1"
+bool(true)
+array(2) {
+  [0]=>
+  string(4) "chat"
+  [1]=>
+  string(7) "v2.chat"
+}
+int(511)
