@@ -12,6 +12,7 @@
 #include "handshake.h"
 
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -140,6 +141,7 @@ void ws_conn_flush(ws_conn *c)
 		ssize_t w = ws_net_writev(c->io.fd, iov, n);
 		if (w == WS_EAGAIN) {
 			ws_loop_io_set(c->env->loop, &c->io, c->io.events | WS_IO_WRITE);
+			c->needs_drain = c->opened;
 			return;
 		}
 		if (w < 0) {
@@ -164,6 +166,7 @@ void ws_conn_flush(ws_conn *c)
 		}
 		if ((size_t)w < total) {
 			ws_loop_io_set(c->env->loop, &c->io, c->io.events | WS_IO_WRITE);
+			c->needs_drain = c->opened;
 			return;
 		}
 	}
@@ -175,6 +178,12 @@ void ws_conn_flush(ws_conn *c)
 		shutdown(c->io.fd, SHUT_WR);
 		c->state = WS_CONN_LINGER;
 		set_timer(c, LINGER_MS);
+		return;
+	}
+	if (c->needs_drain && c->state == WS_CONN_OPEN) {
+		c->needs_drain = false;
+		if (c->env->hooks->on_drain)
+			c->env->hooks->on_drain(c->env->owner, c);
 	}
 }
 
@@ -255,17 +264,40 @@ void ws_conn_abort(ws_conn *c)
 
 /* ---- sending ---- */
 
-int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary)
+/* Applies max_output_bytes before an application frame (or a Pong) is queued. The queue may
+ * pass the limit by one message: a single large message to a reader that keeps up is fine;
+ * a reader that stops reading is caught at its next message and memory stays bounded. */
+static int admit(ws_conn *c)
 {
+	const ws_conn_limits *lim = c->env->limits;
 	if (c->state != WS_CONN_OPEN)
 		return WS_ECLOSED;
+	if (!lim->max_output_bytes || c->out_bytes < lim->max_output_bytes)
+		return 0;
+	if (lim->overflow_rejects)
+		return WS_ETOOBIG;
+	/* Close with 1008 behind what is queued; the close timeout bounds a reader that never
+	 * takes it. The owner hears of it from the loop, not from inside this send. */
+	ws_conn_close(c, WS_CLOSE_POLICY, "output buffer full", 18);
+	c->overflowed = true;
+	if (!c->pending)
+		c->env->want_flush(c->env->server, c);
+	return WS_ETOOBIG;
+}
+
+int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary)
+{
+	int rc = admit(c);
+	if (rc < 0)
+		return rc;
 	return queue_frame(c, binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT, data, len);
 }
 
 int ws_conn_send_chunk(ws_conn *c, ws_chunk *frame)
 {
-	if (c->state != WS_CONN_OPEN)
-		return WS_ECLOSED;
+	int rc = admit(c);
+	if (rc < 0)
+		return rc;
 	ws_chunk_ref(frame);
 	if (queue_chunk(c, frame) < 0) {
 		ws_chunk_unref(frame);
@@ -278,8 +310,9 @@ int ws_conn_ping(ws_conn *c, const uint8_t *data, size_t len)
 {
 	if (len > WS_FRAME_MAX_CONTROL)
 		return WS_EINVAL;
-	if (c->state != WS_CONN_OPEN)
-		return WS_ECLOSED;
+	int rc = admit(c);
+	if (rc < 0)
+		return rc;
 	return queue_frame(c, WS_FRAME_OP_PING, data, len);
 }
 
@@ -315,6 +348,11 @@ static void respond(ws_conn *c, int status, const char *headers, size_t headers_
 	set_timer(c, c->env->limits->close_timeout_ms);
 }
 
+void ws_conn_reject(ws_conn *c, int status, const char *body, size_t body_len)
+{
+	respond(c, status, NULL, 0, body, body_len, false);
+}
+
 static void respond_plain(ws_conn *c, const ws_http_request *req)
 {
 	static const char upgrade_body[] = "Upgrade Required: this is a WebSocket endpoint.\n";
@@ -348,10 +386,32 @@ bool ws_conn_protocol_offered(const ws_http_request *req, const char *protocol, 
 	return protocol_offered(req, protocol, len);
 }
 
+/* Cross-site WebSocket hijacking: a browser sends the page's Origin, and a page of another site
+ * must not open a socket with the user's cookies. Clients without Origin are not browsers. */
+static bool origin_allowed(const ws_conn_limits *lim, const ws_http_request *req)
+{
+	if (!lim->num_allowed_origins)
+		return true;
+	const ws_http_header *origin = ws_http_find(req, "origin");
+	if (!origin)
+		return true;
+	for (size_t i = 0; i < lim->num_allowed_origins; i++) {
+		const char *o = lim->allowed_origins[i];
+		if (strlen(o) == origin->value_len && strncasecmp(o, origin->value, origin->value_len) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_handshake *hs)
 {
 	const ws_conn_limits *lim = c->env->limits;
 	ws_reply reply = {0};
+	if (!origin_allowed(lim, req)) {
+		static const char body[] = "Origin not allowed.\n";
+		respond(c, 403, NULL, 0, body, sizeof(body) - 1, false);
+		return;
+	}
 	int idx = ws_handshake_choose_protocol(req, lim->subprotocols, lim->num_subprotocols);
 	if (idx >= 0) {
 		reply.protocol = lim->subprotocols[idx];
@@ -495,7 +555,8 @@ static void handle_control(ws_conn *c, uint8_t opcode)
 {
 	switch (opcode) {
 	case WS_FRAME_OP_PING:
-		if (c->state == WS_CONN_OPEN && queue_frame(c, WS_FRAME_OP_PONG, c->ctrl, c->ctrl_len) < 0)
+		/* A peer that sends pings without reading the pongs is held to the same limit. */
+		if (admit(c) == 0 && queue_frame(c, WS_FRAME_OP_PONG, c->ctrl, c->ctrl_len) < 0)
 			fail(c, WS_CLOSE_INTERNAL_ERROR);
 		break;
 	case WS_FRAME_OP_CLOSE:
@@ -671,6 +732,8 @@ static void read_input(ws_conn *c)
 		finish(c);
 		return;
 	}
+	c->last_read_ms = ws_loop_now_ms(env->loop);
+	c->ping_sent = false; /* any bytes prove the peer alive */
 	size_t total = carried + (size_t)n;
 	size_t used = process(c, env->rbuf, total);
 	if (c->state == WS_CONN_DONE)
@@ -717,7 +780,32 @@ ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockadd
 		return NULL;
 	}
 	set_timer(c, env->limits->handshake_timeout_ms);
+	c->last_read_ms = ws_loop_now_ms(env->loop);
 	return c;
+}
+
+void ws_conn_keepalive(ws_conn *c, uint64_t now_ms, uint32_t idle_ms, uint32_t ping_ms)
+{
+	if (c->state != WS_CONN_OPEN)
+		return;
+	uint64_t quiet = now_ms - c->last_read_ms;
+	if (idle_ms && quiet >= idle_ms) {
+		ws_conn_close(c, WS_CLOSE_GOING_AWAY, "idle timeout", 12);
+		return;
+	}
+	if (!ping_ms)
+		return;
+	if (c->ping_sent) {
+		/* No byte since our ping: the peer vanished without a FIN (half-open TCP), or
+		 * cannot answer; either way its socket is only costing us. */
+		if (now_ms - c->ping_sent_ms >= ping_ms)
+			ws_conn_abort(c);
+		return;
+	}
+	if (quiet >= ping_ms && queue_frame(c, WS_FRAME_OP_PING, NULL, 0) == 0) {
+		c->ping_sent = true;
+		c->ping_sent_ms = now_ms;
+	}
 }
 
 void ws_conn_free(ws_conn *c)

@@ -62,6 +62,12 @@ typedef struct ws_server_hooks {
 	void (*on_close)(void *owner, ws_conn *c, uint16_t code, const char *reason, size_t reason_len);
 	/* Last call for c, for every connection whose user pointer is set, just before it is freed. */
 	void (*on_release)(void *owner, ws_conn *c);
+	/* The output queue emptied after the kernel had refused part of it (backpressure is over). */
+	void (*on_drain)(void *owner, ws_conn *c);
+	/* A send found `queued` bytes already waiting (>= max_output_bytes) and the overflow
+	 * policy is to close: c is closing with 1008. Reported once, from the loop, not from
+	 * inside the send. */
+	void (*on_overflow)(void *owner, ws_conn *c, size_t queued);
 } ws_server_hooks;
 
 /* Limits and policies shared by all connections of a server. */
@@ -71,8 +77,12 @@ typedef struct ws_conn_limits {
 	uint64_t max_message_bytes;
 	uint32_t handshake_timeout_ms;
 	uint32_t close_timeout_ms;
+	size_t max_output_bytes; /* queued bytes at which a send overflows; 0: no limit */
+	bool overflow_rejects;   /* overflow refuses the send instead of closing with 1008 */
 	const char *const *subprotocols;
 	size_t num_subprotocols;
+	const char *const *allowed_origins; /* none: any Origin */
+	size_t num_allowed_origins;
 } ws_conn_limits;
 
 /* What a connection shares with its server (owned by the server, borrowed by conns). */
@@ -109,7 +119,13 @@ struct ws_conn {
 	bool shutdown_after_flush; /* shut down writing once the queue is empty */
 	bool pending;              /* on the server's flush list */
 	bool read_paused;          /* input ignored (after failing the connection) */
-	uint16_t close_code;       /* reported to on_close (see there); 0 means 1006 */
+	bool needs_drain;      /* the kernel refused output: report on_drain when the queue empties */
+	bool overflowed;       /* on_overflow is due */
+	bool ping_sent;        /* a keep-alive ping is unanswered */
+	bool ip_counted;       /* counted in the server's per-address table */
+	uint64_t last_read_ms; /* loop time of the last bytes received */
+	uint64_t ping_sent_ms;
+	uint16_t close_code; /* reported to on_close (see there); 0 means 1006 */
 	uint8_t reason_len;
 	char close_reason[WS_FRAME_MAX_CONTROL];
 	ws_timer *timer; /* handshake, close or linger deadline */
@@ -150,15 +166,26 @@ void ws_conn_free(ws_conn *c);
  * first was complete and more is queued). Called by the server before the loop waits. */
 void ws_conn_flush(ws_conn *c);
 
-/* Queues a data message (one frame). Returns 0, WS_ECLOSED when the connection is not open
- * (or is closing), or WS_ENOMEM. data is copied. */
+/* Queues a data message (one frame). Returns 0; WS_ECLOSED when the connection is not open
+ * (or is closing); WS_ETOOBIG when max_output_bytes were already queued (the overflow policy
+ * then either refused the message or started closing with 1008); or WS_ENOMEM. data is
+ * copied. */
 int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary);
 
-/* Queues a pre-encoded frame (a broadcast); takes a new reference on success. */
+/* Queues a pre-encoded frame (a broadcast); takes a new reference on success. Same results. */
 int ws_conn_send_chunk(ws_conn *c, ws_chunk *frame);
 
-/* Queues a ping with up to 125 bytes of payload. Returns 0, WS_ECLOSED or WS_EINVAL. */
+/* Queues a ping with up to 125 bytes of payload. Same results, or WS_EINVAL. */
 int ws_conn_ping(ws_conn *c, const uint8_t *data, size_t len);
+
+/* Answers the request of a connection that must not be served (a connection limit) with
+ * `status` and `body`, then closes it. */
+void ws_conn_reject(ws_conn *c, int status, const char *body, size_t body_len);
+
+/* Keep-alive check, called periodically with the loop time: an open connection silent for
+ * idle_ms gets Close 1001 "idle timeout"; one silent for ping_ms gets a Ping, and is dropped
+ * if still silent ping_ms after it. 0 disables either. */
+void ws_conn_keepalive(ws_conn *c, uint64_t now_ms, uint32_t idle_ms, uint32_t ping_ms);
 
 /* Starts the closing handshake with a code (a valid close code) and a reason of at most 123
  * bytes. Data queued before stays ahead of the Close frame. Before the handshake completed,

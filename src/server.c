@@ -11,6 +11,7 @@
 #include "net.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,17 @@
 #define RBUF_MIN        (64 * 1024)
 #define ID_WORKER_SHIFT 40
 
+typedef struct ip_count {
+	struct ip_count *next;
+	uint32_t count;
+	char ip[WS_NET_ADDR_MAX];
+} ip_count;
+
 struct ws_server {
 	ws_server_config cfg;
 	char *host;
 	char **subprotocols;
+	char **origins;
 	ws_conn_limits limits;
 	ws_server_hooks hooks;
 	ws_conn_env env;
@@ -34,6 +42,10 @@ struct ws_server {
 	ws_io listen_io;
 	ws_timer *accept_timer;
 	ws_timer *stop_timer;
+	ws_timer *keepalive_timer;
+	int reserve_fd; /* spent to accept and refuse a connection when descriptors run out */
+	ip_count **ips; /* connections per remote address, when max_connections_per_ip is set */
+	size_t ip_buckets;
 	bool stopping;
 	bool running;
 	uint64_t next_seq;
@@ -123,6 +135,51 @@ ws_conn *ws_server_find(ws_server *s, uint64_t id)
 	return NULL;
 }
 
+/* ---- connections per remote address ---- */
+
+static size_t ip_hash(const char *ip, size_t buckets)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (; *ip; ip++)
+		h = (h ^ (uint8_t)*ip) * 16777619u;
+	return h & (buckets - 1);
+}
+
+/* Counts a new connection from c's address; false when that address is at its limit. */
+static bool ip_admit(ws_server *s, ws_conn *c)
+{
+	ip_count **slot = &s->ips[ip_hash(c->remote_ip, s->ip_buckets)];
+	ip_count *e = *slot;
+	while (e && strcmp(e->ip, c->remote_ip) != 0)
+		e = e->next;
+	if (!e) {
+		e = ws_calloc(1, sizeof(*e));
+		if (!e)
+			return false;
+		memcpy(e->ip, c->remote_ip, sizeof(e->ip));
+		e->next = *slot;
+		*slot = e;
+	}
+	if (e->count >= s->cfg.max_connections_per_ip)
+		return false;
+	e->count++;
+	c->ip_counted = true;
+	return true;
+}
+
+static void ip_release(ws_server *s, ws_conn *c)
+{
+	ip_count **pp = &s->ips[ip_hash(c->remote_ip, s->ip_buckets)];
+	while (*pp && strcmp((*pp)->ip, c->remote_ip) != 0)
+		pp = &(*pp)->next;
+	if (*pp && --(*pp)->count == 0) {
+		ip_count *e = *pp;
+		*pp = e->next;
+		ws_free(e);
+	}
+	c->ip_counted = false;
+}
+
 /* ---- callbacks from connections ---- */
 
 static void conn_want_flush(void *server, ws_conn *c)
@@ -152,6 +209,8 @@ static void conn_done(void *server, ws_conn *c)
 	s->num_conns--;
 	if (c->opened)
 		s->num_open--;
+	if (c->ip_counted)
+		ip_release(s, c);
 	id_remove(s, c->id);
 	if (s->num_dead == s->cap_dead) {
 		size_t cap = s->cap_dead ? s->cap_dead * 2 : 64;
@@ -177,6 +236,11 @@ static void flush_pending(ws_loop *loop, void *arg)
 		s->pending = c->pending_next;
 		c->pending = false;
 		c->pending_next = NULL;
+		if (c->overflowed) {
+			c->overflowed = false;
+			if (s->hooks.on_overflow)
+				s->hooks.on_overflow(s->env.owner, c, c->out_bytes);
+		}
 		ws_conn_flush(c);
 	}
 }
@@ -223,9 +287,22 @@ static void on_accept(ws_loop *loop, ws_io *io, unsigned events)
 		int fd = ws_net_accept(io->fd, &addr);
 		if (fd == WS_EAGAIN)
 			return;
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && s->reserve_fd >= 0) {
+			/* Out of descriptors: spend the reserve one to take the connection off the
+			 * backlog and close it at once, so the client learns now instead of hanging,
+			 * then take the reserve back. */
+			close(s->reserve_fd);
+			fd = ws_net_accept(io->fd, &addr);
+			if (fd >= 0)
+				close(fd);
+			s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (fd >= 0 && s->reserve_fd >= 0)
+				continue;
+			fd = -1;
+		}
 		if (fd < 0) {
-			/* EMFILE/ENFILE/ENOBUFS: the pending connection stays in the backlog and the
-			 * listener stays readable, so polling it now would spin. Pause, retry soon. */
+			/* The pending connection stays in the backlog and the listener stays readable,
+			 * so polling it now would spin at 100% CPU. Pause, retry soon. */
 			ws_loop_io_set(loop, io, 0);
 			if (!s->accept_timer)
 				s->accept_timer = ws_loop_timer_start(loop, ACCEPT_RETRY_MS, 0, resume_accept, s);
@@ -242,12 +319,26 @@ static void on_accept(ws_loop *loop, ws_io *io, unsigned events)
 			s->head->prev = c;
 		s->head = c;
 		s->num_conns++;
-		if (id_insert(s, c) < 0)
+		if (id_insert(s, c) < 0) {
 			ws_conn_abort(c);
+		} else if (s->num_conns > s->cfg.max_connections) {
+			static const char full[] = "Too many connections.\n";
+			ws_conn_reject(c, 503, full, sizeof(full) - 1);
+		} else if (s->cfg.max_connections_per_ip && !ip_admit(s, c)) {
+			static const char busy[] = "Too many connections from your address.\n";
+			ws_conn_reject(c, 429, busy, sizeof(busy) - 1);
+		}
 	}
 }
 
 /* ---- life ---- */
+
+static void free_list(char **list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		ws_free(list[i]);
+	ws_free(list);
+}
 
 static char *dup_str(const char *str)
 {
@@ -256,6 +347,19 @@ static char *dup_str(const char *str)
 	if (d)
 		memcpy(d, str, n);
 	return d;
+}
+
+/* Copies n strings into a NULL-terminated array; NULL on failure (nothing leaks). */
+static char **dup_list(const char *const *src, size_t n)
+{
+	char **list = ws_calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; list && i < n; i++) {
+		if ((list[i] = dup_str(src[i])) == NULL) {
+			free_list(list);
+			return NULL;
+		}
+	}
+	return list;
 }
 
 ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hooks, void *owner,
@@ -270,11 +374,16 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	s->listen_fd = -1;
 	s->port = -1;
 	s->listen_io.slot = -1;
+	s->reserve_fd = -1;
 	s->host = dup_str(cfg->host ? cfg->host : "0.0.0.0");
-	s->subprotocols = ws_calloc(cfg->num_subprotocols + 1, sizeof(char *));
-	bool ok = s->host && s->subprotocols;
-	for (size_t i = 0; ok && i < cfg->num_subprotocols; i++)
-		ok = (s->subprotocols[i] = dup_str(cfg->subprotocols[i])) != NULL;
+	s->subprotocols = dup_list(cfg->subprotocols, cfg->num_subprotocols);
+	s->origins = dup_list(cfg->allowed_origins, cfg->num_allowed_origins);
+	bool ok = s->host && s->subprotocols && s->origins;
+	if (ok && cfg->max_connections_per_ip) {
+		s->ips = ws_calloc(1024, sizeof(*s->ips));
+		ok = s->ips != NULL;
+		s->ip_buckets = ok ? 1024 : 0;
+	}
 	s->loop = ok ? ws_loop_new(err) : NULL;
 	size_t rbuf_cap = cfg->max_header_bytes + 16 * 1024;
 	if (rbuf_cap < RBUF_MIN)
@@ -288,6 +397,9 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	}
 	s->cfg.host = s->host;
 	s->cfg.subprotocols = (const char *const *)s->subprotocols;
+	s->cfg.allowed_origins = (const char *const *)s->origins;
+	if (!s->cfg.max_connections)
+		s->cfg.max_connections = SIZE_MAX;
 	s->hooks = *hooks;
 	s->limits = (ws_conn_limits){
 	    .max_header_bytes = cfg->max_header_bytes,
@@ -295,8 +407,12 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	    .max_message_bytes = cfg->max_message_bytes,
 	    .handshake_timeout_ms = cfg->handshake_timeout_ms,
 	    .close_timeout_ms = cfg->close_timeout_ms,
+	    .max_output_bytes = cfg->max_output_bytes,
+	    .overflow_rejects = cfg->overflow_rejects,
 	    .subprotocols = s->cfg.subprotocols,
 	    .num_subprotocols = cfg->num_subprotocols,
+	    .allowed_origins = s->cfg.allowed_origins,
+	    .num_allowed_origins = cfg->num_allowed_origins,
 	};
 	s->env = (ws_conn_env){
 	    .loop = s->loop,
@@ -324,9 +440,18 @@ void ws_server_free(ws_server *s)
 	}
 	if (s->loop)
 		ws_loop_free(s->loop); /* frees pending timers, including accept/stop timers */
-	for (size_t i = 0; s->subprotocols && s->subprotocols[i]; i++)
-		ws_free(s->subprotocols[i]);
-	ws_free(s->subprotocols);
+	free_list(s->subprotocols);
+	free_list(s->origins);
+	for (size_t i = 0; i < s->ip_buckets; i++) {
+		while (s->ips[i]) {
+			ip_count *e = s->ips[i];
+			s->ips[i] = e->next;
+			ws_free(e);
+		}
+	}
+	ws_free(s->ips);
+	if (s->reserve_fd >= 0)
+		close(s->reserve_fd);
 	ws_free(s->host);
 	ws_free(s->env.rbuf);
 	ws_free(s->dead);
@@ -348,6 +473,8 @@ int ws_server_listen(ws_server *s, ws_err *err)
 	}
 	s->listen_fd = fd;
 	s->port = ws_net_local_port(fd);
+	if (s->reserve_fd < 0)
+		s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
 }
 
@@ -374,6 +501,29 @@ static void on_stop_timeout(ws_loop *loop, ws_timer *t, void *arg)
 		ws_conn_abort(s->head);
 }
 
+static void on_keepalive(ws_loop *loop, ws_timer *t, void *arg)
+{
+	(void)t;
+	ws_server *s = arg;
+	uint64_t now = ws_loop_now_ms(loop);
+	/* A hook run by one connection may finish the next one; a finished connection is
+	 * unlinked and ends this pass early, and the next pass picks up the rest. */
+	for (ws_conn *c = s->head, *next; c; c = next) {
+		next = c->next;
+		ws_conn_keepalive(c, now, s->cfg.idle_timeout_ms, s->cfg.ping_interval_ms);
+	}
+}
+
+/* Checks often enough that a deadline is missed by at most a quarter of the shorter one. */
+static uint64_t keepalive_period_ms(const ws_server_config *cfg)
+{
+	uint64_t p = cfg->idle_timeout_ms;
+	if (cfg->ping_interval_ms && (!p || cfg->ping_interval_ms < p))
+		p = cfg->ping_interval_ms;
+	p /= 4;
+	return p < 10 ? 10 : p > 1000 ? 1000 : p;
+}
+
 int ws_server_run(ws_server *s, ws_err *err)
 {
 	if (s->stopping)
@@ -389,8 +539,16 @@ int ws_server_run(ws_server *s, ws_err *err)
 	ws_loop_signal(s->loop, SIGINT, on_signal, s);
 	ws_loop_signal(s->loop, SIGTERM, on_signal, s);
 	s->running = true;
+	if (s->cfg.idle_timeout_ms || s->cfg.ping_interval_ms) {
+		uint64_t period = keepalive_period_ms(&s->cfg);
+		s->keepalive_timer = ws_loop_timer_start(s->loop, period, period, on_keepalive, s);
+	}
 	rc = ws_loop_run(s->loop);
 	s->running = false;
+	if (s->keepalive_timer) {
+		ws_loop_timer_stop(s->loop, s->keepalive_timer);
+		s->keepalive_timer = NULL;
+	}
 	if (s->stop_timer) {
 		ws_loop_timer_stop(s->loop, s->stop_timer);
 		s->stop_timer = NULL;

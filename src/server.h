@@ -20,8 +20,16 @@ typedef struct ws_server_config {
 	uint32_t handshake_timeout_ms;
 	uint32_t close_timeout_ms;
 	uint32_t shutdown_timeout_ms;
+	uint32_t idle_timeout_ms;        /* 0: off */
+	uint32_t ping_interval_ms;       /* 0: off */
+	size_t max_connections;          /* beyond it: 503 */
+	size_t max_connections_per_ip;   /* 0: off; beyond it: 429 */
+	size_t max_output_bytes;         /* 0: no limit */
+	bool overflow_rejects;           /* see ws_conn_limits */
 	const char *const *subprotocols; /* copied */
 	size_t num_subprotocols;
+	const char *const *allowed_origins; /* copied */
+	size_t num_allowed_origins;
 } ws_server_config;
 
 /* Creates a server (nothing is bound yet). hooks is copied; owner is passed to every hook.

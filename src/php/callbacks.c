@@ -33,8 +33,13 @@ static void print_uncaught(zend_object *ex, const char *where)
 	zend_call_known_instance_method_with_0_params(ex->ce->__tostring, ex, &str);
 	if (EG(exception))
 		zend_clear_exception();
-	fprintf(stderr, "WebsocketServer: uncaught %s%s:\n%s\n", ZSTR_VAL(ex->ce->name), where,
-	        Z_TYPE(str) == IS_STRING ? Z_STRVAL(str) : "(no description)");
+	/* where is "in a callback" or the like; NULL for errors the server itself reports. */
+	if (where)
+		fprintf(stderr, "WebsocketServer: uncaught %s %s:\n%s\n", ZSTR_VAL(ex->ce->name), where,
+		        Z_TYPE(str) == IS_STRING ? Z_STRVAL(str) : "(no description)");
+	else
+		fprintf(stderr, "WebsocketServer: %s\n",
+		        Z_TYPE(str) == IS_STRING ? Z_STRVAL(str) : ZSTR_VAL(ex->ce->name));
 	fflush(stderr);
 	zval_ptr_dtor(&str);
 }
@@ -53,6 +58,36 @@ static void begin_exit(php_ws_server *srv)
 		ws_conn_abort(c);
 }
 
+/* Hands ex (borrowed) to the error event, or prints it to stderr (see print_uncaught). */
+static void route_error(php_ws_server *srv, zend_object *conn, zend_object *ex, const char *what)
+{
+	php_ws_callback *handler = &srv->events[PHP_WS_EV_ERROR];
+	if (!handler->set || srv->exiting) {
+		print_uncaught(ex, what);
+		return;
+	}
+	zval args[2], rv;
+	if (conn)
+		ZVAL_OBJ(&args[0], conn);
+	else
+		ZVAL_NULL(&args[0]);
+	ZVAL_OBJ(&args[1], ex);
+	zend_call_known_function(handler->fcc.function_handler, handler->fcc.object,
+	                         handler->fcc.called_scope, &rv, 2, args, NULL);
+	zval_ptr_dtor(&rv);
+	zend_object *again = EG(exception);
+	if (again && zend_is_unwind_exit(again)) {
+		begin_exit(srv);
+	} else if (again) {
+		/* The error handler itself failed: report both rather than loop. */
+		GC_ADDREF(again);
+		zend_clear_exception();
+		print_uncaught(ex, what);
+		print_uncaught(again, "in the error handler");
+		OBJ_RELEASE(again);
+	}
+}
+
 void php_ws_handle_exception(php_ws_server *srv, zend_object *conn)
 {
 	zend_object *ex = EG(exception);
@@ -64,32 +99,18 @@ void php_ws_handle_exception(php_ws_server *srv, zend_object *conn)
 	}
 	GC_ADDREF(ex);
 	zend_clear_exception();
-	php_ws_callback *handler = &srv->events[PHP_WS_EV_ERROR];
-	if (handler->set) {
-		zval args[2], rv;
-		if (conn)
-			ZVAL_OBJ(&args[0], conn);
-		else
-			ZVAL_NULL(&args[0]);
-		ZVAL_OBJ(&args[1], ex);
-		zend_call_known_function(handler->fcc.function_handler, handler->fcc.object,
-		                         handler->fcc.called_scope, &rv, 2, args, NULL);
-		zval_ptr_dtor(&rv);
-		zend_object *again = EG(exception);
-		if (again && zend_is_unwind_exit(again)) {
-			begin_exit(srv);
-		} else if (again) {
-			/* The error handler itself failed: report both rather than loop. */
-			GC_ADDREF(again);
-			zend_clear_exception();
-			print_uncaught(ex, " in a callback");
-			print_uncaught(again, " in the error handler");
-			OBJ_RELEASE(again);
-		}
-	} else {
-		print_uncaught(ex, " in a callback");
-	}
+	route_error(srv, conn, ex, "in a callback");
 	OBJ_RELEASE(ex);
+}
+
+void php_ws_report(php_ws_server *srv, zend_object *conn, zend_string *message)
+{
+	zval ex;
+	object_init_ex(&ex, ws_exception_ce);
+	zend_update_property_str(zend_ce_exception, Z_OBJ(ex), "message", sizeof("message") - 1,
+	                         message);
+	route_error(srv, conn, Z_OBJ(ex), NULL);
+	zval_ptr_dtor(&ex);
 }
 
 bool php_ws_call(php_ws_server *srv, php_ws_callback *cb, zend_object *conn, zval *retval,
@@ -400,6 +421,32 @@ static void hook_release(void *owner, ws_conn *c)
 		php_ws_handle_exception(owner, NULL);
 }
 
+static void hook_drain(void *owner, ws_conn *c)
+{
+	php_ws_server *srv = owner;
+	zend_object *obj = ws_conn_user(c);
+	if (!obj || !srv->events[PHP_WS_EV_DRAIN].set)
+		return;
+	zval arg;
+	ZVAL_OBJ(&arg, obj);
+	php_ws_call(srv, &srv->events[PHP_WS_EV_DRAIN], obj, NULL, 1, &arg);
+}
+
+static void hook_overflow(void *owner, ws_conn *c, size_t queued)
+{
+	php_ws_server *srv = owner;
+	if (srv->exiting)
+		return;
+	zend_string *msg =
+	    zend_strpprintf(0,
+	                    "connection " ZEND_LONG_FMT " does not read: %zu bytes "
+	                    "were queued (max_output_buffer %zu); closing it with "
+	                    "1008",
+	                    (zend_long)ws_conn_id(c), queued, (size_t)srv->cfg.max_output_bytes);
+	php_ws_report(srv, ws_conn_user(c), msg);
+	zend_string_release(msg);
+}
+
 const ws_server_hooks php_ws_hooks = {
     .on_handshake = hook_handshake,
     .on_request = hook_request,
@@ -410,4 +457,6 @@ const ws_server_hooks php_ws_hooks = {
     .on_message = hook_message,
     .on_close = hook_close,
     .on_release = hook_release,
+    .on_drain = hook_drain,
+    .on_overflow = hook_overflow,
 };

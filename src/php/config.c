@@ -4,30 +4,46 @@
 #include "php_ws.h"
 #include "zend_exceptions.h"
 
-typedef enum { KEY_STRING, KEY_INT, KEY_SECONDS, KEY_BOOL, KEY_LIST } key_type;
+typedef enum {
+	KEY_STRING,
+	KEY_INT,
+	KEY_SECONDS,
+	KEY_BOOL,
+	KEY_CHOICE,  /* a string among `choices` */
+	KEY_TOKENS,  /* a list of HTTP tokens */
+	KEY_ORIGINS, /* a list of "scheme://host[:port]" */
+} key_type;
 
 typedef struct config_key {
 	const char *name;
 	key_type type;
 	double min, max; /* for KEY_INT and KEY_SECONDS */
 	const char *doc_default;
+	const char *choices; /* for KEY_CHOICE: "a|b" */
 } config_key;
 
 #define MIB (1024.0 * 1024.0)
 
 static const config_key keys[] = {
-    {"host", KEY_STRING, 0, 0, "0.0.0.0"},
-    {"port", KEY_INT, 0, 65535, "8000"},
-    {"workers", KEY_INT, 1, 1, "1"},
-    {"backlog", KEY_INT, 1, 65535, "511"},
-    {"reuse_port", KEY_BOOL, 0, 0, "false"},
-    {"max_header_size", KEY_INT, 1024, 1 * MIB, "8192"},
-    {"max_frame_size", KEY_INT, 1, 2048 * MIB, "16777216"},
-    {"max_message_size", KEY_INT, 1, 2048 * MIB, "16777216"},
-    {"handshake_timeout", KEY_SECONDS, 0.001, 3600, "10"},
-    {"close_timeout", KEY_SECONDS, 0.001, 3600, "5"},
-    {"shutdown_timeout", KEY_SECONDS, 0.001, 3600, "5"},
-    {"subprotocols", KEY_LIST, 0, 0, "[]"},
+    {"host", KEY_STRING, 0, 0, "0.0.0.0", NULL},
+    {"port", KEY_INT, 0, 65535, "8000", NULL},
+    {"workers", KEY_INT, 1, 1, "1", NULL},
+    {"backlog", KEY_INT, 1, 65535, "511", NULL},
+    {"reuse_port", KEY_BOOL, 0, 0, "false", NULL},
+    {"max_header_size", KEY_INT, 1024, 1 * MIB, "8192", NULL},
+    {"max_frame_size", KEY_INT, 1, 2048 * MIB, "16777216", NULL},
+    {"max_message_size", KEY_INT, 1, 2048 * MIB, "16777216", NULL},
+    {"handshake_timeout", KEY_SECONDS, 0.001, 3600, "10", NULL},
+    {"close_timeout", KEY_SECONDS, 0.001, 3600, "5", NULL},
+    {"shutdown_timeout", KEY_SECONDS, 0.001, 3600, "5", NULL},
+    {"idle_timeout", KEY_SECONDS, 0, 86400, "0", NULL},
+    {"ping_interval", KEY_SECONDS, 0, 86400, "30", NULL},
+    {"max_connections", KEY_INT, 1, 10000000, "10000", NULL},
+    {"max_connections_per_ip", KEY_INT, 0, 10000000, "0", NULL},
+    {"max_output_buffer", KEY_INT, 1024, 1024 * 1024 * MIB, "8388608", NULL},
+    {"output_overflow", KEY_CHOICE, 0, 0, "close", "close|reject"},
+    {"subprotocols", KEY_TOKENS, 0, 0, "[]", NULL},
+    {"allowed_origins", KEY_ORIGINS, 0, 0, "[]", NULL},
 };
 
 static const config_key *find_key(zend_string *name)
@@ -100,15 +116,20 @@ static zend_result check_list(const config_key *k, zval *v)
 			                         zend_zval_type_name(item));
 			return FAILURE;
 		}
-		/* Subprotocol names are HTTP tokens (RFC 6455 4.1, RFC 9110 5.6.2). */
 		const char *s = Z_STRVAL_P(item);
 		size_t n = Z_STRLEN_P(item);
 		bool ok = n > 0 && n <= 255;
+		/* Subprotocol names are HTTP tokens (RFC 6455 4.1, RFC 9110 5.6.2); an origin is
+		 * compared whole with the Origin header, so it must look like one (RFC 6454 6.1). */
+		const char *bad = k->type == KEY_TOKENS ? "()<>@,;:\\\"/[]?={}" : "\"\\ ";
 		for (size_t i = 0; ok && i < n; i++)
-			ok = s[i] > 0x20 && s[i] < 0x7f && !strchr("()<>@,;:\\\"/[]?={}", s[i]);
+			ok = s[i] > 0x20 && s[i] < 0x7f && !strchr(bad, s[i]);
+		if (ok && k->type == KEY_ORIGINS)
+			ok = strstr(s, "://") != NULL && s[n - 1] != '/';
 		if (!ok) {
-			zend_argument_value_error(1, "key \"%s\" contains \"%s\", which is not a valid token",
-			                          k->name, s);
+			zend_argument_value_error(
+			    1, "key \"%s\" contains \"%s\", which is not a valid %s", k->name, s,
+			    k->type == KEY_TOKENS ? "token" : "origin (scheme://host[:port])");
 			return FAILURE;
 		}
 	}
@@ -161,7 +182,22 @@ static zend_result check_value(const config_key *k, zval *v)
 		}
 		return SUCCESS;
 	}
-	case KEY_LIST:
+	case KEY_CHOICE: {
+		if (Z_TYPE_P(v) != IS_STRING)
+			return type_error(k, "string", v);
+		size_t n = Z_STRLEN_P(v);
+		for (const char *c = k->choices; *c;) {
+			size_t len = strcspn(c, "|");
+			if (len == n && memcmp(c, Z_STRVAL_P(v), n) == 0)
+				return SUCCESS;
+			c += len + (c[len] == '|');
+		}
+		zend_argument_value_error(1, "key \"%s\" must be one of %s, \"%s\" given", k->name,
+		                          k->choices, Z_STRVAL_P(v));
+		return FAILURE;
+	}
+	case KEY_TOKENS:
+	case KEY_ORIGINS:
 		return check_list(k, v);
 	}
 	return FAILURE;
@@ -172,6 +208,7 @@ static void set_default(zval *config, const config_key *k)
 	zval v;
 	switch (k->type) {
 	case KEY_STRING:
+	case KEY_CHOICE:
 		ZVAL_STRING(&v, k->doc_default);
 		break;
 	case KEY_BOOL:
@@ -183,7 +220,8 @@ static void set_default(zval *config, const config_key *k)
 	case KEY_SECONDS:
 		ZVAL_DOUBLE(&v, zend_strtod(k->doc_default, NULL));
 		break;
-	case KEY_LIST:
+	case KEY_TOKENS:
+	case KEY_ORIGINS:
 		ZVAL_EMPTY_ARRAY(&v);
 		break;
 	}
@@ -198,6 +236,22 @@ static zval *get(php_ws_server *srv, const char *name)
 static uint32_t ms(zval *v)
 {
 	return (uint32_t)(Z_DVAL_P(v) * 1000.0 + 0.5);
+}
+
+/* Borrows the strings of a validated list into an array for the core (which copies them). */
+static const char *const *string_list(zval *list, size_t *n)
+{
+	*n = zend_hash_num_elements(Z_ARRVAL_P(list));
+	if (!*n)
+		return NULL;
+	const char **out = safe_emalloc(*n, sizeof(*out), 0);
+	size_t i = 0;
+	zval *v;
+	ZEND_HASH_FOREACH_VAL(Z_ARRVAL_P(list), v) {
+		out[i++] = Z_STRVAL_P(v);
+	}
+	ZEND_HASH_FOREACH_END();
+	return out;
 }
 
 zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
@@ -249,17 +303,15 @@ zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
 	cfg->handshake_timeout_ms = ms(get(srv, "handshake_timeout"));
 	cfg->close_timeout_ms = ms(get(srv, "close_timeout"));
 	cfg->shutdown_timeout_ms = ms(get(srv, "shutdown_timeout"));
-	HashTable *protocols = Z_ARRVAL_P(get(srv, "subprotocols"));
-	cfg->num_subprotocols = zend_hash_num_elements(protocols);
-	if (cfg->num_subprotocols) {
-		const char **list = emalloc(cfg->num_subprotocols * sizeof(*list));
-		size_t i = 0;
-		ZEND_HASH_FOREACH_VAL(protocols, v) {
-			list[i++] = Z_STRVAL_P(v);
-		}
-		ZEND_HASH_FOREACH_END();
-		cfg->subprotocols = list;
-	}
+	cfg->idle_timeout_ms = ms(get(srv, "idle_timeout"));
+	cfg->ping_interval_ms = ms(get(srv, "ping_interval"));
+	cfg->max_connections = (size_t)Z_LVAL_P(get(srv, "max_connections"));
+	cfg->max_connections_per_ip = (size_t)Z_LVAL_P(get(srv, "max_connections_per_ip"));
+	cfg->max_output_bytes = (size_t)Z_LVAL_P(get(srv, "max_output_buffer"));
+	cfg->overflow_rejects =
+	    zend_string_equals_literal(Z_STR_P(get(srv, "output_overflow")), "reject");
+	cfg->subprotocols = string_list(get(srv, "subprotocols"), &cfg->num_subprotocols);
+	cfg->allowed_origins = string_list(get(srv, "allowed_origins"), &cfg->num_allowed_origins);
 	return SUCCESS;
 }
 
@@ -267,7 +319,9 @@ void php_ws_config_release(php_ws_server *srv)
 {
 	if (srv->cfg.subprotocols)
 		efree((void *)srv->cfg.subprotocols);
-	srv->cfg.subprotocols = NULL;
+	if (srv->cfg.allowed_origins)
+		efree((void *)srv->cfg.allowed_origins);
+	srv->cfg.subprotocols = srv->cfg.allowed_origins = NULL;
 	zval_ptr_dtor(&srv->config);
 	ZVAL_UNDEF(&srv->config);
 }

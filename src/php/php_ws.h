@@ -18,6 +18,7 @@ typedef enum php_ws_event {
 	PHP_WS_EV_REQUEST,
 	PHP_WS_EV_WORKER_START,
 	PHP_WS_EV_WORKER_STOP,
+	PHP_WS_EV_DRAIN,
 	PHP_WS_EV_COUNT
 } php_ws_event;
 
@@ -109,6 +110,8 @@ bool php_ws_call(php_ws_server *srv, php_ws_callback *cb, zend_object *conn, zva
                  uint32_t argc, zval *argv);
 /* Routes the pending exception (EG(exception)) to the error event or stderr. */
 void php_ws_handle_exception(php_ws_server *srv, zend_object *conn);
+/* Reports a server-side problem as a WebsocketException to the error event or stderr. */
+void php_ws_report(php_ws_server *srv, zend_object *conn, zend_string *message);
 extern const ws_server_hooks php_ws_hooks;
 void php_ws_timers_release(php_ws_server *srv);
 

@@ -18,6 +18,7 @@ static const struct {
     [PHP_WS_EV_REQUEST] = {"request", "onrequest"},
     [PHP_WS_EV_WORKER_START] = {"workerStart", "onworkerstart"},
     [PHP_WS_EV_WORKER_STOP] = {"workerStop", "onworkerstop"},
+    [PHP_WS_EV_DRAIN] = {"drain", "ondrain"},
 };
 
 /* ---- object life ---- */
@@ -164,7 +165,7 @@ ZEND_METHOD(WebsocketServer, on)
 	}
 	zend_argument_value_error(1,
 	                          "must be one of open, message, close, error, handshake, "
-	                          "request, workerStart or workerStop, \"%s\" given",
+	                          "request, drain, workerStart or workerStop, \"%s\" given",
 	                          ZSTR_VAL(event));
 	RETURN_THROWS();
 }

@@ -10,7 +10,7 @@ $c = (new WebsocketServer(['port' => 0, 'host' => '127.0.0.1', 'handshake_timeou
 var_dump($c['port'], $c['host'], $c['handshake_timeout'] == 2, $c['subprotocols'], $c['backlog']);
 ?>
 --EXPECT--
-array(12) {
+array(19) {
   ["host"]=>
   string(7) "0.0.0.0"
   ["port"]=>
@@ -33,7 +33,22 @@ array(12) {
   float(5)
   ["shutdown_timeout"]=>
   float(5)
+  ["idle_timeout"]=>
+  float(0)
+  ["ping_interval"]=>
+  float(30)
+  ["max_connections"]=>
+  int(10000)
+  ["max_connections_per_ip"]=>
+  int(0)
+  ["max_output_buffer"]=>
+  int(8388608)
+  ["output_overflow"]=>
+  string(5) "close"
   ["subprotocols"]=>
+  array(0) {
+  }
+  ["allowed_origins"]=>
   array(0) {
   }
 }

@@ -21,9 +21,9 @@ try {
 var_dump($s->on('open', fn() => null) === $s);
 ?>
 --EXPECT--
-WebsocketServer::on(): Argument #1 ($event) must be one of open, message, close, error, handshake, request, workerStart or workerStop, "connect" given
-WebsocketServer::on(): Argument #1 ($event) must be one of open, message, close, error, handshake, request, workerStart or workerStop, "onMessage" given
-WebsocketServer::on(): Argument #1 ($event) must be one of open, message, close, error, handshake, request, workerStart or workerStop, "worker_start" given
-WebsocketServer::on(): Argument #1 ($event) must be one of open, message, close, error, handshake, request, workerStart or workerStop, "" given
+WebsocketServer::on(): Argument #1 ($event) must be one of open, message, close, error, handshake, request, drain, workerStart or workerStop, "connect" given
+WebsocketServer::on(): Argument #1 ($event) must be one of open, message, close, error, handshake, request, drain, workerStart or workerStop, "onMessage" given
+WebsocketServer::on(): Argument #1 ($event) must be one of open, message, close, error, handshake, request, drain, workerStart or workerStop, "worker_start" given
+WebsocketServer::on(): Argument #1 ($event) must be one of open, message, close, error, handshake, request, drain, workerStart or workerStop, "" given
 WebsocketServer::on(): Argument #2 ($callback) must be a valid callback, function "no_such_function" not found or invalid function name
 bool(true)
