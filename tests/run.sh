@@ -3,8 +3,8 @@
 # (the sums over all suites) and exits non-zero if anything failed.
 #   sh tests/run.sh                 everything
 #   sh tests/run.sh unit phpt       only the named suites
-# Suites: lint unit fuzz phpt conformance interop pecl. FUZZ_SECONDS (default 20) sets the
-# time per fuzz target.
+# Suites: lint unit fuzz phpt conformance interop hardening asan valgrind pecl.
+# FUZZ_SECONDS (default 30) sets the time per fuzz target.
 set -u
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -18,7 +18,7 @@ if ! sh tests/build.sh --enable-websocket-dev; then
 fi
 export WS_PHP="php -d extension=$root/modules/websocket.so"
 
-suites=${*:-lint unit fuzz phpt conformance interop pecl}
+suites=${*:-lint unit fuzz phpt conformance interop hardening asan valgrind pecl}
 total_pass=0
 total_fail=0
 total_skip=0
@@ -30,10 +30,13 @@ for suite in $suites; do
 	case $suite in
 	lint) cmd="sh tests/lint.sh" ;;
 	unit) cmd="sh tests/unit/run.sh" ;;
-	fuzz) cmd="sh tests/fuzz/run.sh ${FUZZ_SECONDS:-20}" ;;
+	fuzz) cmd="sh tests/fuzz/run.sh ${FUZZ_SECONDS:-30}" ;;
 	phpt) cmd="sh tests/phpt.sh" ;;
 	conformance) cmd="sh tests/conformance/run.sh" ;;
 	interop) cmd="sh tests/interop/run.sh" ;;
+	hardening) cmd="sh tests/hardening/run.sh" ;;
+	asan) cmd="sh tests/sanitize/run.sh asan" ;;
+	valgrind) cmd="sh tests/sanitize/run.sh valgrind" ;;
 	pecl) cmd="sh tests/pecl/check.sh" ;;
 	*)
 		echo "unknown suite: $suite"
