@@ -322,19 +322,16 @@ int ws_conn_ping(ws_conn *c, const uint8_t *data, size_t len)
 static void respond(ws_conn *c, int status, const char *headers, size_t headers_len,
                     const char *body, size_t body_len, bool head_only)
 {
-	char small[1024];
-	size_t need = ws_handshake_write_response(small, sizeof(small), status, headers, headers_len,
-	                                          body, body_len);
+	/* A sizing pass (cap 0), then the response straight into a chunk of that size. */
+	size_t need =
+	    ws_handshake_write_response(NULL, 0, status, headers, headers_len, body, body_len);
 	ws_chunk *chunk = ws_chunk_new(need);
 	if (!chunk) {
 		finish(c);
 		return;
 	}
-	if (need <= sizeof(small))
-		memcpy(chunk->data, small, need);
-	else
-		ws_handshake_write_response((char *)chunk->data, need, status, headers, headers_len, body,
-		                            body_len);
+	ws_handshake_write_response((char *)chunk->data, need, status, headers, headers_len, body,
+	                            body_len);
 	if (head_only)
 		chunk->len = need - body_len;
 	if (queue_chunk(c, chunk) < 0) {
@@ -433,19 +430,15 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 		respond(c, 500, NULL, 0, body, sizeof(body) - 1, false);
 		return;
 	}
-	char small[1024];
-	size_t need = ws_handshake_write_101(small, sizeof(small), hs->accept, reply.protocol,
-	                                     reply.protocol_len, reply.headers, reply.headers_len);
+	size_t need = ws_handshake_write_101(NULL, 0, hs->accept, reply.protocol, reply.protocol_len,
+	                                     reply.headers, reply.headers_len);
 	ws_chunk *chunk = ws_chunk_new(need);
 	if (!chunk) {
 		finish(c);
 		return;
 	}
-	if (need <= sizeof(small))
-		memcpy(chunk->data, small, need);
-	else
-		ws_handshake_write_101((char *)chunk->data, need, hs->accept, reply.protocol,
-		                       reply.protocol_len, reply.headers, reply.headers_len);
+	ws_handshake_write_101((char *)chunk->data, need, hs->accept, reply.protocol,
+	                       reply.protocol_len, reply.headers, reply.headers_len);
 	if (reply.protocol_len) {
 		c->subprotocol = ws_malloc(reply.protocol_len + 1);
 		if (c->subprotocol) {

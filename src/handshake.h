@@ -57,7 +57,8 @@ int ws_handshake_choose_protocol(const ws_http_request *req, const char *const *
 /* Writes "HTTP/1.1 101 Switching Protocols" with Upgrade, Connection, Sec-WebSocket-Accept,
  * Sec-WebSocket-Protocol (when protocol is non-NULL and non-empty) and `extra` (zero or more
  * complete "Name: value\r\n" lines, may be NULL), then the blank line.
- * Returns the length written, or the length needed (> cap) when `cap` is too small. */
+ * Returns the length written, or the length needed (> cap) when `cap` is too small; with
+ * cap 0, out may be NULL and nothing is written (a sizing pass). */
 size_t ws_handshake_write_101(char *out, size_t cap, const char *accept, const char *protocol,
                               size_t protocol_len, const char *extra, size_t extra_len);
 

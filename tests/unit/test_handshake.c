@@ -398,6 +398,19 @@ static void test_status_text(void)
 		           cases[i].status);
 }
 
+/* conn.c sizes a response with (NULL, 0) and then writes it into a chunk of exactly that size. */
+static void test_sizing_pass(void)
+{
+	char buf[512];
+	size_t need = ws_handshake_write_response(NULL, 0, 404, "X-A: b\r\n", 8, "gone", 4);
+	size_t full = ws_handshake_write_response(buf, sizeof(buf), 404, "X-A: b\r\n", 8, "gone", 4);
+	UNIT_CHECK(need == full && need < sizeof(buf), "need %zu full %zu", need, full);
+	need = ws_handshake_write_101(NULL, 0, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "chat", 4, NULL, 0);
+	full = ws_handshake_write_101(buf, sizeof(buf), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "chat", 4, NULL,
+	                              0);
+	UNIT_CHECK(need == full && need < sizeof(buf), "need %zu full %zu", need, full);
+}
+
 static const CU_TestInfo tests[] = {
     {"accept of the RFC sample key", test_accept},
     {"RFC 6455 request", test_rfc_request},
@@ -407,6 +420,7 @@ static const CU_TestInfo tests[] = {
     {"write 101", test_write_101},
     {"write response", test_write_response},
     {"status text", test_status_text},
+    {"sizing pass", test_sizing_pass},
     CU_TEST_INFO_NULL,
 };
 
