@@ -2,6 +2,7 @@
 
 /**
  * @generate-class-entries
+ * @generate-legacy-arginfo 80100
  * @undocumentable
  */
 

@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: 50e5bdac1cb0563204e6b8088f6295e6a8e12800 */
+ * Stub hash: 6cbc785fab3757ae717e8213393defb104c37e78 */
 
 ZEND_BEGIN_ARG_INFO_EX(arginfo_class_WebsocketServer___construct, 0, 0, 0)
 	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, config, IS_ARRAY, 0, "[]")
@@ -155,7 +155,11 @@ static zend_class_entry *register_class_WebsocketConnection(void)
 
 	INIT_CLASS_ENTRY(ce, "WebsocketConnection", class_WebsocketConnection_methods);
 	class_entry = zend_register_internal_class_ex(&ce, NULL);
+#if (PHP_VERSION_ID >= 80200)
 	class_entry->ce_flags |= ZEND_ACC_FINAL|ZEND_ACC_NOT_SERIALIZABLE|ZEND_ACC_ALLOW_DYNAMIC_PROPERTIES;
+#elif (PHP_VERSION_ID >= 80100)
+	class_entry->ce_flags |= ZEND_ACC_FINAL|ZEND_ACC_NOT_SERIALIZABLE;
+#endif
 
 	zval property_id_default_value;
 	ZVAL_UNDEF(&property_id_default_value);
@@ -211,9 +215,11 @@ static zend_class_entry *register_class_WebsocketConnection(void)
 	zend_declare_typed_property(class_entry, property_data_name, &property_data_default_value, ZEND_ACC_PUBLIC, NULL, (zend_type) ZEND_TYPE_INIT_MASK(MAY_BE_ANY));
 	zend_string_release(property_data_name);
 
+#if (PHP_VERSION_ID >= 80200)
 	zend_string *attribute_name_AllowDynamicProperties_class_WebsocketConnection = zend_string_init_interned("AllowDynamicProperties", sizeof("AllowDynamicProperties") - 1, 1);
 	zend_add_class_attribute(class_entry, attribute_name_AllowDynamicProperties_class_WebsocketConnection, 0);
 	zend_string_release(attribute_name_AllowDynamicProperties_class_WebsocketConnection);
+#endif
 
 	return class_entry;
 }
