@@ -191,21 +191,47 @@ static ssize_t parse_head(ws_http_parser *p, const uint8_t *buf, size_t head_len
 	return (ssize_t)head_len;
 }
 
+/* RFC 9112 2.2: a server SHOULD ignore at least one empty line received before the
+ * request-line. Up to two (CRLF or bare LF) are skipped. Returns how many bytes they take, or
+ * SIZE_MAX while the input so far is only such lines (or one CR of the next). */
+static size_t leading_empty_lines(const uint8_t *buf, size_t len)
+{
+	size_t i = 0;
+	for (int lines = 0; lines < 2; lines++) {
+		size_t j = i < len && buf[i] == '\r' ? i + 1 : i;
+		if (j >= len)
+			return SIZE_MAX;
+		if (buf[j] != '\n')
+			break;
+		i = j + 1;
+	}
+	return i < len ? i : SIZE_MAX;
+}
+
 ssize_t ws_http_parse(ws_http_parser *p, const uint8_t *buf, size_t len, ws_http_request *req)
 {
 	size_t limit = p->max_head_bytes ? p->max_head_bytes : DEFAULT_MAX_HEAD;
+	size_t skip = leading_empty_lines(buf, len);
+	if (skip == SIZE_MAX)
+		return len >= limit ? fail(p, WS_ETOOBIG, 431) : WS_EAGAIN;
+	/* The empty lines are fixed once anything else arrived, so `scanned` keeps counting from
+	 * the request-line across calls. */
+	buf += skip;
+	len -= skip;
+	if (buf[0] == '\n' || (buf[0] == '\r' && len > 1 && buf[1] == '\n'))
+		return fail(p, WS_EPROTO, 400); /* a third empty line: not a client that means well */
 	size_t window = len < limit ? len : limit;
-	size_t head_len;
 
 	/* Searching only the first `limit` bytes keeps a head that ends past the limit from
 	 * being accepted just because its last bytes arrived in the same read. */
-	head_len = find_end(p, buf, window);
+	size_t head_len = find_end(p, buf, window);
 	if (head_len == 0) {
 		if (len >= limit)
 			return fail(p, WS_ETOOBIG, 431);
 		return WS_EAGAIN;
 	}
-	return parse_head(p, buf, head_len, req);
+	ssize_t rc = parse_head(p, buf, head_len, req);
+	return rc < 0 ? rc : rc + (ssize_t)skip;
 }
 
 const ws_http_header *ws_http_find(const ws_http_request *req, const char *name)
