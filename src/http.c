@@ -216,21 +216,20 @@ ssize_t ws_http_parse(ws_http_parser *p, const uint8_t *buf, size_t len, ws_http
 		return len >= limit ? fail(p, WS_ETOOBIG, 431) : WS_EAGAIN;
 	/* The empty lines are fixed once anything else arrived, so `scanned` keeps counting from
 	 * the request-line across calls. */
-	buf += skip;
-	len -= skip;
-	if (buf[0] == '\n' || (buf[0] == '\r' && len > 1 && buf[1] == '\n'))
+	const uint8_t *line = buf + skip;
+	if (line[0] == '\n' || (line[0] == '\r' && len - skip > 1 && line[1] == '\n'))
 		return fail(p, WS_EPROTO, 400); /* a third empty line: not a client that means well */
-	size_t window = len < limit ? len : limit;
 
-	/* Searching only the first `limit` bytes keeps a head that ends past the limit from
-	 * being accepted just because its last bytes arrived in the same read. */
-	size_t head_len = find_end(p, buf, window);
+	/* Searching only the first `limit` bytes (skipped lines included) keeps a head that ends
+	 * past the limit from being accepted just because its last bytes arrived in one read. */
+	size_t window = (len < limit ? len : limit) - skip;
+	size_t head_len = find_end(p, line, window);
 	if (head_len == 0) {
 		if (len >= limit)
 			return fail(p, WS_ETOOBIG, 431);
 		return WS_EAGAIN;
 	}
-	ssize_t rc = parse_head(p, buf, head_len, req);
+	ssize_t rc = parse_head(p, line, head_len, req);
 	return rc < 0 ? rc : rc + (ssize_t)skip;
 }
 

@@ -237,6 +237,12 @@ static void test_limits(void)
 	expect("head at the limit, more bytes behind", len, buf, len + 100, (ssize_t)len, 0, NULL);
 	expect("head over the limit, more bytes behind", len - 1, buf, len + 100, WS_ETOOBIG, 431,
 	       NULL);
+	/* Skipped empty lines count toward the limit (a crash the fuzzer found when they did not). */
+	buf[0] = '\r';
+	buf[1] = '\n';
+	memcpy(buf + 2, head, len);
+	expect("empty line and head at the limit", len + 2, buf, len + 2, (ssize_t)len + 2, 0, NULL);
+	expect("empty line and head over the limit", len + 1, buf, len + 2, WS_ETOOBIG, 431, NULL);
 	/* A head that never ends fails once the limit is reached, not before. */
 	memset(buf, 'a', 200);
 	expect("endless line", 100, buf, 99, WS_EAGAIN, 0, NULL);
