@@ -367,7 +367,7 @@ static void respond_plain(ws_conn *c, const ws_http_request *req)
 	respond(c, reply.status, reply.headers, reply.headers_len, reply.body, reply.body_len, head);
 }
 
-static bool protocol_offered(const ws_http_request *req, const char *protocol, size_t len)
+bool ws_conn_protocol_offered(const ws_http_request *req, const char *protocol, size_t len)
 {
 	char name[256];
 	if (len >= sizeof(name))
@@ -376,11 +376,6 @@ static bool protocol_offered(const ws_http_request *req, const char *protocol, s
 	name[len] = '\0';
 	const char *const list[1] = {name};
 	return ws_handshake_choose_protocol(req, list, 1) == 0;
-}
-
-bool ws_conn_protocol_offered(const ws_http_request *req, const char *protocol, size_t len)
-{
-	return protocol_offered(req, protocol, len);
 }
 
 /* Cross-site WebSocket hijacking: a browser sends the page's Origin, and a page of another site
@@ -425,7 +420,7 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 	}
 	/* A subprotocol the client did not offer would make it fail the connection (RFC 6455
 	 * 4.1); checking the offer also guarantees the name holds no CR or LF. */
-	if (reply.protocol_len && !protocol_offered(req, reply.protocol, reply.protocol_len)) {
+	if (reply.protocol_len && !ws_conn_protocol_offered(req, reply.protocol, reply.protocol_len)) {
 		static const char body[] = "The server chose a subprotocol the client did not offer.\n";
 		respond(c, 500, NULL, 0, body, sizeof(body) - 1, false);
 		return;

@@ -588,11 +588,6 @@ void ws_server_stop(ws_server *s)
 		ws_loop_stop(s->loop);
 }
 
-bool ws_server_stopping(const ws_server *s)
-{
-	return s->stopping;
-}
-
 ssize_t ws_server_broadcast(ws_server *s, const uint8_t *data, size_t len, bool binary,
                             const uint64_t *except, size_t n_except)
 {

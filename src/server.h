@@ -55,9 +55,6 @@ int ws_server_run(ws_server *s, ws_err *err);
  * Safe to call from any hook, more than once, and before ws_server_run. */
 void ws_server_stop(ws_server *s);
 
-/* True once ws_server_stop was called. */
-bool ws_server_stopping(const ws_server *s);
-
 /* The connection with this id, or NULL (unknown, or already finished). */
 ws_conn *ws_server_find(ws_server *s, uint64_t id);
 

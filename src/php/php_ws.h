@@ -113,7 +113,6 @@ void php_ws_handle_exception(php_ws_server *srv, zend_object *conn);
 /* Reports a server-side problem as a WebsocketException to the error event or stderr. */
 void php_ws_report(php_ws_server *srv, zend_object *conn, zend_string *message);
 extern const ws_server_hooks php_ws_hooks;
-void php_ws_timers_release(php_ws_server *srv);
 
 /* server.c: installs the object handlers on the class registered by websocket.c */
 void php_ws_server_setup(zend_class_entry *ce);

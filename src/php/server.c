@@ -41,7 +41,7 @@ static void timer_free(php_ws_timer *t)
 	efree(t);
 }
 
-void php_ws_timers_release(php_ws_server *srv)
+static void php_ws_timers_release(php_ws_server *srv)
 {
 	php_ws_timer *t;
 	ZEND_HASH_FOREACH_PTR(&srv->timers, t) {
