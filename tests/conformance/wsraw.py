@@ -431,23 +431,29 @@ class Server:
     def stop(self, sig=signal.SIGTERM, grace=10.0):
         """Sends sig to the server's process group, then SIGKILL after `grace` seconds.
         Returns the exit status (negative: signal)."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
+        return stop_group(self.proc, sig, grace)
+
+
+def stop_group(proc, sig=signal.SIGTERM, grace=10.0):
+    """Stops a process started with start_new_session: sig to its group, SIGKILL to the group
+    after `grace` seconds (and to anything it left behind). Returns the exit status, or None
+    when proc is None."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
             pass
-        rc = self.proc.wait()
-        return rc
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return proc.wait()
 
 
 # -- the runner ---------------------------------------------------------------------------------

@@ -214,22 +214,8 @@ class Srv:
         return rc
 
     def stop(self, grace=5.0):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.rc = self.proc.wait()
+        if self.proc is not None:
+            self.rc = wsraw.stop_group(self.proc, signal.SIGTERM, grace)
         return self.rc
 
     def rss_kib(self):
