@@ -22,7 +22,7 @@ zend_free() {
 }
 formatted() {
 	clang-format --dry-run --Werror websocket.c php_websocket.h src/*.c src/*.h src/php/*.c \
-		src/php/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
+		src/php/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
 }
 arginfo_current() {
 	tmp=$(mktemp -d)

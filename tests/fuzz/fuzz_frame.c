@@ -9,20 +9,13 @@
  * gives the same frames and verdict as the piecewise one, that streaming UTF-8 over text
  * messages agrees with whole-message validation, and that ws_frame_close_parse agrees with
  * the close code rules. */
+#include "fuzz.h"
 #include "frame.h"
 #include "err.h"
 #include "utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                              \
-	do {                                                                                           \
-		if (!(cond))                                                                               \
-			abort();                                                                               \
-	} while (0)
 
 typedef struct run {
 	/* configuration */

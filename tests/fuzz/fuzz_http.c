@@ -6,20 +6,13 @@
  * on the whole input. On success it checks the parsed views against the grammar, runs
  * ws_handshake_check, and writes the responses at a short and a long cap, which must agree and
  * never pass the cap. */
+#include "fuzz.h"
 #include "handshake.h"
 #include "http.h"
 #include "err.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                              \
-	do {                                                                                           \
-		if (!(cond))                                                                               \
-			abort();                                                                               \
-	} while (0)
 
 typedef struct outcome {
 	ssize_t rc;

@@ -4,20 +4,13 @@
  * ws_utf8_validate on the whole buffer agree with each other and with the independent
  * reference in tests/unit/utf8_ref.h, including the exact byte at which validation fails.
  * Each piece is a separate exact-size allocation, so ASan sees any read past it. */
+#include "fuzz.h"
 #include "utf8.h"
 #include "err.h"
 #include "../unit/utf8_ref.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                              \
-	do {                                                                                           \
-		if (!(cond))                                                                               \
-			abort();                                                                               \
-	} while (0)
 
 /* Feeds text[0, len) in pieces of the two alternating sizes; returns the index of the piece
  * start at which the failing feed began, the failing piece's end in *fail_end, or len. */
