@@ -8,6 +8,7 @@
 set -u
 cd "$(dirname "$0")/.."
 root=$PWD
+. tests/summary.sh
 
 sh tests/deps.sh --test || exit 1
 echo "== build (--enable-websocket-dev: -Werror and strict warnings)"
@@ -49,24 +50,12 @@ for suite in $suites; do
 		$cmd 2>&1
 		echo $? >"$logdir/rc"
 	} | tee "$logdir/$suite.log"
-	rc=$(cat "$logdir/rc")
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logdir/$suite.log" | tail -1)
-	p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
-	f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
-	s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
-	if [ -z "$line" ]; then
-		p=0
-		f=1
-		echo "$suite: no summary line (the suite crashed?)"
-	elif [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
-		f=1
-		echo "$suite: exited with status $rc"
-	fi
-	total_pass=$((total_pass + ${p:-0}))
-	total_fail=$((total_fail + ${f:-0}))
-	total_skip=$((total_skip + ${s:-0}))
+	read_summary "$logdir/$suite.log" "$(cat "$logdir/rc")"
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + s))
 	summary="$summary
-  $suite: ${p:-0} passed, ${f:-0} failed, ${s:-0} skipped ($(($(date +%s) - start)) s)"
+  $suite: $p passed, $f failed, $s skipped ($(($(date +%s) - start)) s)"
 done
 
 echo "== summary$summary"

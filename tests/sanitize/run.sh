@@ -14,6 +14,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 root=$PWD
+. "$root/tests/summary.sh"
 mode=${1:-}
 case $mode in
 asan | valgrind) ;;
@@ -166,16 +167,8 @@ start=$(date +%s)
 WS_PHP="$ws_php" sh "$scratch/tests/conformance/run.sh" >"$conf_log" 2>&1
 rc=$?
 secs=$(($(date +%s) - start))
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$conf_log" | tail -1)
-p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
-f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
-if [ -z "$line" ]; then
-	tail -20 "$conf_log"
-	p=0
-	f=1
-elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-	f=1
-fi
+read_summary "$conf_log" "$rc"
+[ -z "$summary_line" ] && tail -20 "$conf_log"
 if [ "$f" -eq 0 ]; then
 	echo "ok   conformance: $p passed ($secs s)"
 else
