@@ -150,7 +150,7 @@ static void test_signal_and_hooks(void)
 	UNIT_CHECK(signalled == SIGUSR2, "signalled %d", signalled);
 	UNIT_CHECK(prepared >= 1 && checked >= 1, "prepare %d check %d", prepared, checked);
 	ws_loop_free(loop);
-	/* The previous disposition is back: ignoring keeps the process alive. */
+	/* ws_loop_free restored the disposition that was there before ws_loop_signal. */
 	struct sigaction sa;
 	sigaction(SIGUSR2, NULL, &sa);
 	UNIT_CHECK(sa.sa_handler == SIG_DFL, "handler restored");
