@@ -95,3 +95,38 @@ texts = {
 }
 for name, data in texts.items():
     write("utf8", name, bytes([0x52]) + data)
+
+# fuzz_bus: bytes 0-1 = split offset (little-endian, modulo the stream length plus one), then
+# the stream of bus messages (src/bus.h; host byte order, little-endian here).
+BUS_TYPES = {"send": 1, "broadcast": 2, "publish": 3, "close": 4, "join": 5, "leave": 6,
+             "ready": 7, "stop": 8, "quiesced": 9, "flush": 10, "handoff": 11, "handed": 12}
+
+
+def bus(kind, flags=0, code=0, origin=0, target=0, ids=(), room=b"", payload=b"", type_=None):
+    rest = struct.pack("<%dQ" % len(ids), *ids) + room + payload
+    size = 28 + len(rest)
+    t = BUS_TYPES[kind] if type_ is None else type_
+    return struct.pack("<IBBHIIQII", size, t, flags, code, origin, 0, target, len(ids),
+                       len(room)) + rest
+
+
+buses = {
+    "ready": bus("ready", origin=1),
+    "send_text": bus("send", target=(2 << 48) | 7, payload=b"Hello"),
+    "send_binary": bus("send", flags=1, target=5, payload=bytes(range(200))),
+    "broadcast_except": bus("broadcast", origin=3, ids=(1, 2, 1 << 60), payload=b"all"),
+    "publish_room": bus("publish", ids=(9,), room=b"lobby", payload=b"hi room"),
+    "close_code": bus("close", code=1001, target=4, payload=b"going away"),
+    "join_leave": bus("join", target=8, room=b"r1") + bus("leave", target=8, room=b"r1"),
+    "control_stream": b"".join(bus(k) for k in ("stop", "quiesced", "flush", "handoff"))
+                      + bus("handed", target=12),
+    "truncated": bus("send", target=1, payload=b"cut short")[:-3],
+    "size_below_header": struct.pack("<I", 27) + bytes(40),
+    "size_above_max": struct.pack("<I", 256 * 1024 * 1024 + 1) + bytes(28),
+    "type_zero": bus("send", type_=0),
+    "type_max": bus("send", type_=13),
+    "lengths_over_size": bus("publish", room=b"abc")[:24] + struct.pack("<II", 1, 4) + b"abc",
+    "valid_then_garbage": bus("ready") + b"\x05\x00\x00\x00garbage",
+}
+for name, data in buses.items():
+    write("bus", name, struct.pack("<H", 17) + data)

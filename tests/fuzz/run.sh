@@ -26,7 +26,8 @@ BIN=tests/fuzz/bin
 # Target, corpus and dictionary name, and the sources it links, one per line.
 TARGETS='fuzz_http http src/http.c src/handshake.c -lcrypto
 fuzz_frame frame src/frame.c src/utf8.c
-fuzz_utf8 utf8 src/utf8.c'
+fuzz_utf8 utf8 src/utf8.c
+fuzz_bus bus src/bus.c src/buf.c src/alloc.c src/loop.c'
 
 case $SECONDS_PER_TARGET in
 '' | *[!0-9]*)
