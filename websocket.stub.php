@@ -30,9 +30,43 @@ class WebsocketServer
 
     public function on(string $event, callable $callback): static {}
 
+    /**
+     * Sends to a connection of any worker. True when the message was queued (locally, or on
+     * the bus to the worker that owns the id); false for an unknown local id, a full queue,
+     * or a closed connection.
+     */
     public function send(int $id, string $data, bool $binary = false): bool {}
 
+    /** Sends to every connection of every worker; returns how many of this worker's got it. */
     public function broadcast(string $data, bool $binary = false, array $exceptIds = []): int {}
+
+    /** Sends to every member of a room on every worker; returns how many of this worker's got it. */
+    public function publish(string $room, string $data, bool $binary = false, array $exceptIds = []): int {}
+
+    /** Adds a connection of any worker to a room. */
+    public function join(int $id, string $room): bool {}
+
+    /** Removes a connection of any worker from a room. */
+    public function leave(int $id, string $room): bool {}
+
+    /** Members of a room across all workers. */
+    public function roomSize(string $room): int {}
+
+    /** Closes a connection of any worker. */
+    public function close(int $id, int $code = 1000, string $reason = ""): bool {}
+
+    /** Counters of every worker and their totals. */
+    public function stats(): array {}
+
+    /** The number of this worker (0 to workers - 1); -1 outside a worker. */
+    public function workerId(): int {}
+
+    /**
+     * Acts on the server that runs with this configuration's pid_file: "stop" (SIGTERM, then
+     * wait for it to exit), "reload" (SIGUSR1) or "status". Prints one line; returns an exit
+     * status (0 on success).
+     */
+    public function control(string $command): int {}
 
     public function connections(): array {}
 
@@ -77,4 +111,13 @@ final class WebsocketConnection
     public function bufferedAmount(): int {}
 
     public function isOpen(): bool {}
+
+    /** Joins a room; true if it was not already a member. */
+    public function join(string $room): bool {}
+
+    /** Leaves a room; true if it was a member. */
+    public function leave(string $room): bool {}
+
+    /** The rooms this connection is a member of. */
+    public function rooms(): array {}
 }

@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: 6cbc785fab3757ae717e8213393defb104c37e78 */
+ * Stub hash: 43dbb4daed676bca56f885d11b12ccdcae076bc6 */
 
 ZEND_BEGIN_ARG_INFO_EX(arginfo_class_WebsocketServer___construct, 0, 0, 0)
 	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, config, IS_ARRAY, 0, "[]")
@@ -27,11 +27,43 @@ ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketServer_broadcast,
 	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, exceptIds, IS_ARRAY, 0, "[]")
 ZEND_END_ARG_INFO()
 
-ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketServer_connections, 0, 0, IS_ARRAY, 0)
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketServer_publish, 0, 2, IS_LONG, 0)
+	ZEND_ARG_TYPE_INFO(0, room, IS_STRING, 0)
+	ZEND_ARG_TYPE_INFO(0, data, IS_STRING, 0)
+	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, binary, _IS_BOOL, 0, "false")
+	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, exceptIds, IS_ARRAY, 0, "[]")
 ZEND_END_ARG_INFO()
 
-ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketServer_connectionCount, 0, 0, IS_LONG, 0)
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketServer_join, 0, 2, _IS_BOOL, 0)
+	ZEND_ARG_TYPE_INFO(0, id, IS_LONG, 0)
+	ZEND_ARG_TYPE_INFO(0, room, IS_STRING, 0)
 ZEND_END_ARG_INFO()
+
+#define arginfo_class_WebsocketServer_leave arginfo_class_WebsocketServer_join
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketServer_roomSize, 0, 1, IS_LONG, 0)
+	ZEND_ARG_TYPE_INFO(0, room, IS_STRING, 0)
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketServer_close, 0, 1, _IS_BOOL, 0)
+	ZEND_ARG_TYPE_INFO(0, id, IS_LONG, 0)
+	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, code, IS_LONG, 0, "1000")
+	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, reason, IS_STRING, 0, "\"\"")
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketServer_stats, 0, 0, IS_ARRAY, 0)
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketServer_workerId, 0, 0, IS_LONG, 0)
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketServer_control, 0, 1, IS_LONG, 0)
+	ZEND_ARG_TYPE_INFO(0, command, IS_STRING, 0)
+ZEND_END_ARG_INFO()
+
+#define arginfo_class_WebsocketServer_connections arginfo_class_WebsocketServer_stats
+
+#define arginfo_class_WebsocketServer_connectionCount arginfo_class_WebsocketServer_workerId
 
 ZEND_BEGIN_ARG_WITH_RETURN_OBJ_INFO_EX(arginfo_class_WebsocketServer_getConnection, 0, 1, WebsocketConnection, 1)
 	ZEND_ARG_TYPE_INFO(0, id, IS_LONG, 0)
@@ -47,9 +79,9 @@ ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketServer_clearTimer
 	ZEND_ARG_TYPE_INFO(0, timerId, IS_LONG, 0)
 ZEND_END_ARG_INFO()
 
-#define arginfo_class_WebsocketServer_getPort arginfo_class_WebsocketServer_connectionCount
+#define arginfo_class_WebsocketServer_getPort arginfo_class_WebsocketServer_workerId
 
-#define arginfo_class_WebsocketServer_getConfig arginfo_class_WebsocketServer_connections
+#define arginfo_class_WebsocketServer_getConfig arginfo_class_WebsocketServer_stats
 
 ZEND_BEGIN_ARG_INFO_EX(arginfo_class_WebsocketConnection___construct, 0, 0, 0)
 ZEND_END_ARG_INFO()
@@ -68,10 +100,18 @@ ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketConnection_close,
 	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, reason, IS_STRING, 0, "\"\"")
 ZEND_END_ARG_INFO()
 
-#define arginfo_class_WebsocketConnection_bufferedAmount arginfo_class_WebsocketServer_connectionCount
+#define arginfo_class_WebsocketConnection_bufferedAmount arginfo_class_WebsocketServer_workerId
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketConnection_isOpen, 0, 0, _IS_BOOL, 0)
 ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketConnection_join, 0, 1, _IS_BOOL, 0)
+	ZEND_ARG_TYPE_INFO(0, room, IS_STRING, 0)
+ZEND_END_ARG_INFO()
+
+#define arginfo_class_WebsocketConnection_leave arginfo_class_WebsocketConnection_join
+
+#define arginfo_class_WebsocketConnection_rooms arginfo_class_WebsocketServer_stats
 
 
 ZEND_METHOD(WebsocketServer, __construct);
@@ -80,6 +120,14 @@ ZEND_METHOD(WebsocketServer, stop);
 ZEND_METHOD(WebsocketServer, on);
 ZEND_METHOD(WebsocketServer, send);
 ZEND_METHOD(WebsocketServer, broadcast);
+ZEND_METHOD(WebsocketServer, publish);
+ZEND_METHOD(WebsocketServer, join);
+ZEND_METHOD(WebsocketServer, leave);
+ZEND_METHOD(WebsocketServer, roomSize);
+ZEND_METHOD(WebsocketServer, close);
+ZEND_METHOD(WebsocketServer, stats);
+ZEND_METHOD(WebsocketServer, workerId);
+ZEND_METHOD(WebsocketServer, control);
 ZEND_METHOD(WebsocketServer, connections);
 ZEND_METHOD(WebsocketServer, connectionCount);
 ZEND_METHOD(WebsocketServer, getConnection);
@@ -93,6 +141,9 @@ ZEND_METHOD(WebsocketConnection, ping);
 ZEND_METHOD(WebsocketConnection, close);
 ZEND_METHOD(WebsocketConnection, bufferedAmount);
 ZEND_METHOD(WebsocketConnection, isOpen);
+ZEND_METHOD(WebsocketConnection, join);
+ZEND_METHOD(WebsocketConnection, leave);
+ZEND_METHOD(WebsocketConnection, rooms);
 
 
 static const zend_function_entry class_WebsocketException_methods[] = {
@@ -107,6 +158,14 @@ static const zend_function_entry class_WebsocketServer_methods[] = {
 	ZEND_ME(WebsocketServer, on, arginfo_class_WebsocketServer_on, ZEND_ACC_PUBLIC)
 	ZEND_ME(WebsocketServer, send, arginfo_class_WebsocketServer_send, ZEND_ACC_PUBLIC)
 	ZEND_ME(WebsocketServer, broadcast, arginfo_class_WebsocketServer_broadcast, ZEND_ACC_PUBLIC)
+	ZEND_ME(WebsocketServer, publish, arginfo_class_WebsocketServer_publish, ZEND_ACC_PUBLIC)
+	ZEND_ME(WebsocketServer, join, arginfo_class_WebsocketServer_join, ZEND_ACC_PUBLIC)
+	ZEND_ME(WebsocketServer, leave, arginfo_class_WebsocketServer_leave, ZEND_ACC_PUBLIC)
+	ZEND_ME(WebsocketServer, roomSize, arginfo_class_WebsocketServer_roomSize, ZEND_ACC_PUBLIC)
+	ZEND_ME(WebsocketServer, close, arginfo_class_WebsocketServer_close, ZEND_ACC_PUBLIC)
+	ZEND_ME(WebsocketServer, stats, arginfo_class_WebsocketServer_stats, ZEND_ACC_PUBLIC)
+	ZEND_ME(WebsocketServer, workerId, arginfo_class_WebsocketServer_workerId, ZEND_ACC_PUBLIC)
+	ZEND_ME(WebsocketServer, control, arginfo_class_WebsocketServer_control, ZEND_ACC_PUBLIC)
 	ZEND_ME(WebsocketServer, connections, arginfo_class_WebsocketServer_connections, ZEND_ACC_PUBLIC)
 	ZEND_ME(WebsocketServer, connectionCount, arginfo_class_WebsocketServer_connectionCount, ZEND_ACC_PUBLIC)
 	ZEND_ME(WebsocketServer, getConnection, arginfo_class_WebsocketServer_getConnection, ZEND_ACC_PUBLIC)
@@ -125,6 +184,9 @@ static const zend_function_entry class_WebsocketConnection_methods[] = {
 	ZEND_ME(WebsocketConnection, close, arginfo_class_WebsocketConnection_close, ZEND_ACC_PUBLIC)
 	ZEND_ME(WebsocketConnection, bufferedAmount, arginfo_class_WebsocketConnection_bufferedAmount, ZEND_ACC_PUBLIC)
 	ZEND_ME(WebsocketConnection, isOpen, arginfo_class_WebsocketConnection_isOpen, ZEND_ACC_PUBLIC)
+	ZEND_ME(WebsocketConnection, join, arginfo_class_WebsocketConnection_join, ZEND_ACC_PUBLIC)
+	ZEND_ME(WebsocketConnection, leave, arginfo_class_WebsocketConnection_leave, ZEND_ACC_PUBLIC)
+	ZEND_ME(WebsocketConnection, rooms, arginfo_class_WebsocketConnection_rooms, ZEND_ACC_PUBLIC)
 	ZEND_FE_END
 };
 

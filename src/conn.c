@@ -151,6 +151,7 @@ void ws_conn_flush(ws_conn *c)
 		}
 		size_t left = (size_t)w;
 		c->out_bytes -= left;
+		ws_stat_add(&c->env->stats->bytes_out, left);
 		while (left) {
 			ws_chunk *ch = c->out[c->out_head];
 			size_t rest = ch->len - c->out_off;
@@ -215,7 +216,7 @@ static void finish(ws_conn *c)
 	drop_output(c);
 	ws_buf_release(&c->in);
 	c->env->done(c->env->server, c);
-	if (c->opened && c->env->hooks->on_close) {
+	if (c->opened && !c->handed_over && c->env->hooks->on_close) {
 		uint16_t code = c->close_code ? c->close_code : WS_CLOSE_ABNORMAL;
 		c->env->hooks->on_close(c->env->owner, c, code, c->close_reason, c->reason_len);
 	}
@@ -262,6 +263,12 @@ void ws_conn_abort(ws_conn *c)
 	finish(c);
 }
 
+void ws_conn_forget(ws_conn *c)
+{
+	c->handed_over = true; /* no on_close: the connection lives on in another process */
+	finish(c);
+}
+
 /* ---- sending ---- */
 
 /* Applies max_output_bytes before an application frame (or a Pong) is queued. The queue may
@@ -290,7 +297,10 @@ int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary)
 	int rc = admit(c);
 	if (rc < 0)
 		return rc;
-	return queue_frame(c, binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT, data, len);
+	rc = queue_frame(c, binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT, data, len);
+	if (rc == 0)
+		ws_stat_add(&c->env->stats->messages_out, 1);
+	return rc;
 }
 
 int ws_conn_send_chunk(ws_conn *c, ws_chunk *frame)
@@ -303,6 +313,7 @@ int ws_conn_send_chunk(ws_conn *c, ws_chunk *frame)
 		ws_chunk_unref(frame);
 		return WS_ENOMEM;
 	}
+	ws_stat_add(&c->env->stats->messages_out, 1);
 	return 0;
 }
 
@@ -611,6 +622,7 @@ static void deliver(ws_conn *c)
 	c->msg_data = NULL;
 	c->msg_len = c->msg_cap = 0;
 	const ws_server_hooks *h = c->env->hooks;
+	ws_stat_add(&c->env->stats->messages_in, 1);
 	if (h->on_message)
 		h->on_message(c->env->owner, c, msg, len, c->msg_binary);
 	else if (h->msg_free && h->msg_alloc)
@@ -702,36 +714,57 @@ static void drain_linger(ws_conn *c)
 		finish(c);
 }
 
-static void read_input(ws_conn *c)
+/* Reads once; returns the bytes read (0 when nothing was there or the connection ended). */
+static size_t read_input(ws_conn *c)
 {
 	ws_conn_env *env = c->env;
 	size_t carried = ws_buf_avail(&c->in);
 	if (carried >= env->rbuf_cap) {
 		fail(c, WS_CLOSE_TOO_BIG); /* cannot happen with sane limits; never overflow */
-		return;
+		return 0;
 	}
 	if (carried)
 		memcpy(env->rbuf, c->in.ptr + c->in.head, carried);
 	ssize_t n = ws_net_read(c->io.fd, env->rbuf + carried, env->rbuf_cap - carried);
 	if (n == WS_EAGAIN)
-		return;
+		return 0;
 	if (n <= 0) {
 		/* The peer closed or reset the connection; without a Close frame this is 1006. */
 		finish(c);
-		return;
+		return 0;
 	}
+	ws_stat_add(&env->stats->bytes_in, (uint64_t)n);
 	c->last_read_ms = ws_loop_now_ms(env->loop);
 	c->ping_sent = false; /* any bytes prove the peer alive */
 	size_t total = carried + (size_t)n;
 	size_t used = process(c, env->rbuf, total);
 	if (c->state == WS_CONN_DONE)
-		return;
+		return 0;
 	c->in.head = c->in.len = 0;
 	if (used < total) {
 		if (ws_buf_append(&c->in, env->rbuf + used, total - used) < 0)
 			fail(c, WS_CLOSE_INTERNAL_ERROR);
 	} else if (c->in.cap) {
 		ws_buf_release(&c->in);
+	}
+	return (size_t)n;
+}
+
+void ws_conn_hold_input(ws_conn *c, bool hold)
+{
+	if (c->state == WS_CONN_DONE || c->input_held == hold)
+		return;
+	c->input_held = hold;
+	unsigned events = c->io.events & ~WS_IO_READ;
+	ws_loop_io_set(c->env->loop, &c->io, hold ? events : events | WS_IO_READ);
+}
+
+void ws_conn_read_pending(ws_conn *c, size_t max_bytes)
+{
+	size_t got = 0, n = 1;
+	while (n && got < max_bytes && c->state < WS_CONN_LINGER) {
+		n = read_input(c);
+		got += n;
 	}
 }
 
@@ -741,7 +774,7 @@ static void on_io(ws_loop *loop, ws_io *io, unsigned events)
 	ws_conn *c = (ws_conn *)io; /* io is the first member */
 	if (events & WS_IO_WRITE)
 		ws_conn_flush(c);
-	if (c->state == WS_CONN_DONE || !(events & (WS_IO_READ | WS_IO_ERROR)))
+	if (c->state == WS_CONN_DONE || c->input_held || !(events & (WS_IO_READ | WS_IO_ERROR)))
 		return;
 	if (c->state == WS_CONN_LINGER)
 		drain_linger(c);
@@ -770,6 +803,39 @@ ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockadd
 	set_timer(c, env->limits->handshake_timeout_ms);
 	c->last_read_ms = ws_loop_now_ms(env->loop);
 	return c;
+}
+
+ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state state)
+{
+	ws_conn *c = ws_calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->env = env;
+	c->id = id;
+	c->io.slot = -1;
+	c->state = state;
+	c->opened = state == WS_CONN_OPEN;
+	c->http.max_head_bytes = env->limits->max_header_bytes;
+	c->frames.require_mask = true;
+	c->frames.max_frame_bytes = env->limits->max_frame_bytes;
+	if (ws_loop_io_start(env->loop, &c->io, fd, WS_IO_READ, on_io) < 0) {
+		ws_free(c);
+		return NULL;
+	}
+	if (state == WS_CONN_HANDSHAKE)
+		set_timer(c, env->limits->handshake_timeout_ms);
+	c->last_read_ms = ws_loop_now_ms(env->loop);
+	return c;
+}
+
+int ws_conn_queue_raw(ws_conn *c, ws_chunk *chunk)
+{
+	ws_chunk_ref(chunk);
+	if (queue_chunk(c, chunk) < 0) {
+		ws_chunk_unref(chunk);
+		return WS_ENOMEM;
+	}
+	return 0;
 }
 
 void ws_conn_keepalive(ws_conn *c, uint64_t now_ms, uint32_t idle_ms, uint32_t ping_ms)

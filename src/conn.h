@@ -16,6 +16,8 @@
 #include "http.h"
 #include "loop.h"
 #include "net.h"
+#include "rooms.h"
+#include "stats.h"
 #include "utf8.h"
 
 #include <stdbool.h>
@@ -68,6 +70,14 @@ typedef struct ws_server_hooks {
 	 * policy is to close: c is closing with 1008. Reported once, from the loop, not from
 	 * inside the send. */
 	void (*on_overflow)(void *owner, ws_conn *c, size_t queued);
+	/* As one worker of several: messages for other workers were dropped because the queue to
+	 * the master was full (`dropped` since the last report; reported at most once a second). */
+	void (*on_bus_overflow)(void *owner, uint64_t dropped);
+	/* Reload handoff. save describes c's user object as a ws_malloc'ed blob of *len bytes
+	 * (NULL: nothing to carry); restore, in the successor, sets c's user object from it
+	 * (blob NULL when there was none). */
+	uint8_t *(*handoff_save)(void *owner, ws_conn *c, size_t *len);
+	void (*handoff_restore)(void *owner, ws_conn *c, const uint8_t *blob, size_t len);
 } ws_server_hooks;
 
 /* Limits and policies shared by all connections of a server. */
@@ -93,6 +103,7 @@ typedef struct ws_conn_env {
 	void *owner;
 	uint8_t *rbuf; /* one receive buffer for every connection of the loop */
 	size_t rbuf_cap;
+	ws_worker_stats *stats; /* this process's counters */
 	void *server;
 	void (*want_flush)(void *server, ws_conn *c); /* c has queued output */
 	void (*done)(void *server, ws_conn *c);       /* c reached DONE: unlink, free later */
@@ -123,6 +134,8 @@ struct ws_conn {
 	bool overflowed;       /* on_overflow is due */
 	bool ping_sent;        /* a keep-alive ping is unanswered */
 	bool ip_counted;       /* counted in the server's per-address table */
+	bool input_held;       /* not reading the socket (a stop or a handoff is under way) */
+	bool handed_over;      /* another process serves it now: finish without on_close */
 	uint64_t last_read_ms; /* loop time of the last bytes received */
 	uint64_t ping_sent_ms;
 	uint16_t close_code; /* reported to on_close (see there); 0 means 1006 */
@@ -149,6 +162,7 @@ struct ws_conn {
 	/* links */
 	ws_conn *prev, *next;  /* the server's list of connections */
 	ws_conn *pending_next; /* the server's flush list */
+	ws_room_set rooms;     /* the rooms this connection is a member of */
 	char *subprotocol;     /* negotiated, NUL-terminated, or NULL */
 	void *user;            /* the binding's object */
 	char remote_ip[WS_NET_ADDR_MAX];
@@ -158,6 +172,13 @@ struct ws_conn {
 /* Creates a connection for an accepted socket and starts reading. Returns NULL on failure
  * (the caller closes fd). */
 ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockaddr_storage *addr);
+
+/* Creates a connection for a socket handed over by a predecessor worker, in `state` (HANDSHAKE
+ * or OPEN), reading unless held. The caller restores the rest of the state (handoff). */
+ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state state);
+
+/* Queues bytes that are already frames (output carried over by a handoff). Takes a reference. */
+int ws_conn_queue_raw(ws_conn *c, ws_chunk *chunk);
 
 /* Frees a DONE connection; calls on_release first when c->user is set. */
 void ws_conn_free(ws_conn *c);
@@ -182,6 +203,13 @@ int ws_conn_ping(ws_conn *c, const uint8_t *data, size_t len);
  * `status` and `body`, then closes it. */
 void ws_conn_reject(ws_conn *c, int status, const char *body, size_t body_len);
 
+/* Stops (or resumes) reading the socket; what the peer sends waits in the kernel. */
+void ws_conn_hold_input(ws_conn *c, bool hold);
+
+/* Reads and processes what the peer has already sent, up to max_bytes, even while input is
+ * held; calls the hooks as usual. For a stop that must not leave received messages behind. */
+void ws_conn_read_pending(ws_conn *c, size_t max_bytes);
+
 /* Keep-alive check, called periodically with the loop time: an open connection silent for
  * idle_ms gets Close 1001 "idle timeout"; one silent for ping_ms gets a Ping, and is dropped
  * if still silent ping_ms after it. 0 disables either. */
@@ -197,6 +225,10 @@ bool ws_conn_protocol_offered(const ws_http_request *req, const char *protocol, 
 
 /* Ends the connection now, without a closing handshake (reported as 1006). */
 void ws_conn_abort(ws_conn *c);
+
+/* Drops this process's hold on a connection that another process now serves (a handoff):
+ * closes our descriptor, reports nothing, frees c after the turn. */
+void ws_conn_forget(ws_conn *c);
 
 /* Encodes one unmasked frame into a new chunk (one reference). NULL on failure. */
 ws_chunk *ws_conn_frame(uint8_t opcode, const uint8_t *data, size_t len);

@@ -509,6 +509,29 @@ void ws_loop_free(ws_loop *loop)
 	ws_free(loop);
 }
 
+int ws_loop_fork_reset(ws_loop *loop)
+{
+	backend_free(loop);
+	return backend_init(loop);
+}
+
+void ws_loop_free_forked(ws_loop *loop)
+{
+	if (!loop)
+		return;
+	ws_loop_signal_reset(loop);
+	signal_pipe_w = -1;
+	if (loop->signal_pipe[0] >= 0) {
+		close(loop->signal_pipe[0]);
+		close(loop->signal_pipe[1]);
+	}
+	for (size_t i = 0; i < loop->heap_len; i++)
+		ws_free(loop->heap[i]);
+	ws_free(loop->heap);
+	backend_free(loop);
+	ws_free(loop);
+}
+
 void ws_loop_set_hooks(ws_loop *loop, ws_loop_hook prepare, ws_loop_hook check, void *arg)
 {
 	loop->prepare = prepare;

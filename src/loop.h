@@ -41,6 +41,16 @@ ws_loop *ws_loop_new(ws_err *err);
  * owned by their embedders and must have been stopped. */
 void ws_loop_free(ws_loop *loop);
 
+/* In a child process after fork(), for a loop that watches nothing yet (timers are kept):
+ * gives it a readiness set of its own instead of the one shared with the parent. Returns 0
+ * or WS_ESYS. */
+int ws_loop_fork_reset(ws_loop *loop);
+
+/* In a child process after fork(): frees the parent's loop without touching what the two
+ * processes share (the epoll set, registrations); restores signal dispositions. The
+ * descriptors of its ios are the caller's to close. */
+void ws_loop_free_forked(ws_loop *loop);
+
 /* Starts watching fd for `events`. io is borrowed until ws_loop_io_stop. Returns 0 or WS_ESYS. */
 int ws_loop_io_start(ws_loop *loop, ws_io *io, int fd, unsigned events, ws_io_cb cb);
 

@@ -6,58 +6,19 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "server.h"
+#include "server_int.h"
 #include "alloc.h"
+#include "bus.h"
 #include "net.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
-
-#define ACCEPT_BATCH    64
-#define ACCEPT_RETRY_MS 100
-#define RBUF_MIN        (64 * 1024)
-#define ID_WORKER_SHIFT 40
-
-typedef struct ip_count {
-	struct ip_count *next;
-	uint32_t count;
-	char ip[WS_NET_ADDR_MAX];
-} ip_count;
-
-struct ws_server {
-	ws_server_config cfg;
-	char *host;
-	char **subprotocols;
-	char **origins;
-	ws_conn_limits limits;
-	ws_server_hooks hooks;
-	ws_conn_env env;
-	ws_loop *loop;
-	int listen_fd;
-	int port;
-	ws_io listen_io;
-	ws_timer *accept_timer;
-	ws_timer *stop_timer;
-	ws_timer *keepalive_timer;
-	int reserve_fd; /* spent to accept and refuse a connection when descriptors run out */
-	ip_count **ips; /* connections per remote address, when max_connections_per_ip is set */
-	size_t ip_buckets;
-	bool stopping;
-	bool running;
-	uint64_t next_seq;
-	ws_conn *head;    /* every connection not yet finished */
-	size_t num_conns; /* in that list */
-	size_t num_open;  /* of those, handshake completed */
-	ws_conn *pending; /* connections with output to flush this turn */
-	ws_conn **dead;   /* finished, to free after the turn */
-	size_t num_dead, cap_dead;
-	ws_conn **slots; /* id table, open addressing with linear probing */
-	size_t slot_cap, slot_count;
-};
 
 /* ---- id table ---- */
 
@@ -193,7 +154,8 @@ static void conn_want_flush(void *server, ws_conn *c)
 static void conn_opened(void *server, ws_conn *c)
 {
 	(void)c;
-	((ws_server *)server)->num_open++;
+	ws_server *s = server;
+	ws_stat_set(&s->my->connections, ++s->num_open);
 }
 
 static void conn_done(void *server, ws_conn *c)
@@ -208,7 +170,9 @@ static void conn_done(void *server, ws_conn *c)
 	c->prev = c->next = NULL;
 	s->num_conns--;
 	if (c->opened)
-		s->num_open--;
+		ws_stat_set(&s->my->connections, --s->num_open);
+	if (c->rooms.count)
+		ws_rooms_leave_all(s->rooms, &c->rooms);
 	if (c->ip_counted)
 		ip_release(s, c);
 	id_remove(s, c->id);
@@ -243,6 +207,8 @@ static void flush_pending(ws_loop *loop, void *arg)
 		}
 		ws_conn_flush(c);
 	}
+	if (s->bus)
+		ws_worker_turn(s);
 }
 
 static void free_dead(ws_loop *loop, void *arg)
@@ -261,11 +227,21 @@ static void free_dead(ws_loop *loop, void *arg)
 	for (size_t i = 0; i < s->num_dead; i++)
 		ws_conn_free(s->dead[i]);
 	s->num_dead = 0;
-	if (s->stopping && s->num_conns == 0)
+	if ((s->stopping || s->handed_off) && s->num_conns == 0)
 		ws_loop_stop(loop);
 }
 
 /* ---- accepting ---- */
+
+int ws_server_link(ws_server *s, ws_conn *c)
+{
+	c->next = s->head;
+	if (s->head)
+		s->head->prev = c;
+	s->head = c;
+	s->num_conns++;
+	return id_insert(s, c);
+}
 
 static void on_accept(ws_loop *loop, ws_io *io, unsigned events);
 
@@ -308,18 +284,15 @@ static void on_accept(ws_loop *loop, ws_io *io, unsigned events)
 				s->accept_timer = ws_loop_timer_start(loop, ACCEPT_RETRY_MS, 0, resume_accept, s);
 			return;
 		}
-		uint64_t id = ((uint64_t)s->cfg.worker_index << ID_WORKER_SHIFT) | ++s->next_seq;
+		uint64_t seq = s->my->next_seq + 1;
+		ws_stat_set(&s->my->next_seq, seq);
+		uint64_t id = ((uint64_t)s->cfg.worker_index << ID_WORKER_SHIFT) | seq;
 		ws_conn *c = ws_conn_new(&s->env, fd, id, &addr);
 		if (!c) {
 			close(fd);
 			continue;
 		}
-		c->next = s->head;
-		if (s->head)
-			s->head->prev = c;
-		s->head = c;
-		s->num_conns++;
-		if (id_insert(s, c) < 0) {
+		if (ws_server_link(s, c) < 0) {
 			ws_conn_abort(c);
 		} else if (s->num_conns > s->cfg.max_connections) {
 			static const char full[] = "Too many connections.\n";
@@ -375,6 +348,8 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	s->port = -1;
 	s->listen_io.slot = -1;
 	s->reserve_fd = -1;
+	s->handoff_fd = -1;
+	s->workers = 1;
 	s->host = dup_str(cfg->host ? cfg->host : "0.0.0.0");
 	s->subprotocols = dup_list(cfg->subprotocols, cfg->num_subprotocols);
 	s->origins = dup_list(cfg->allowed_origins, cfg->num_allowed_origins);
@@ -384,6 +359,8 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 		ok = s->ips != NULL;
 		s->ip_buckets = ok ? 1024 : 0;
 	}
+	s->own_stats = ok ? ws_stats_new(1, cfg->max_connections, false) : NULL;
+	ok = ok && s->own_stats;
 	s->loop = ok ? ws_loop_new(err) : NULL;
 	size_t rbuf_cap = cfg->max_header_bytes + 16 * 1024;
 	if (rbuf_cap < RBUF_MIN)
@@ -395,6 +372,8 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 		ws_server_free(s);
 		return NULL;
 	}
+	s->stats = s->own_stats;
+	s->my = &s->stats->w[0];
 	s->cfg.host = s->host;
 	s->cfg.subprotocols = (const char *const *)s->subprotocols;
 	s->cfg.allowed_origins = (const char *const *)s->origins;
@@ -421,6 +400,7 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	    .owner = owner,
 	    .rbuf = s->env.rbuf,
 	    .rbuf_cap = rbuf_cap,
+	    .stats = s->my,
 	    .server = s,
 	    .want_flush = conn_want_flush,
 	    .done = conn_done,
@@ -438,8 +418,11 @@ void ws_server_free(ws_server *s)
 		ws_loop_io_stop(s->loop, &s->listen_io);
 		close(s->listen_fd);
 	}
+	ws_worker_free(s);
 	if (s->loop)
 		ws_loop_free(s->loop); /* frees pending timers, including accept/stop timers */
+	ws_rooms_free(s->rooms);
+	ws_stats_free(s->own_stats);
 	free_list(s->subprotocols);
 	free_list(s->origins);
 	for (size_t i = 0; i < s->ip_buckets; i++) {
@@ -461,11 +444,16 @@ void ws_server_free(ws_server *s)
 
 int ws_server_listen(ws_server *s, ws_err *err)
 {
-	if (s->listen_fd >= 0)
+	if (s->listen_fd >= 0 || s->stopping)
 		return 0;
 	int fd = ws_net_listen(s->host, s->cfg.port, s->cfg.backlog, s->cfg.reuse_port, err);
 	if (fd < 0)
 		return fd;
+	return ws_server_listen_fd(s, fd, err);
+}
+
+int ws_server_listen_fd(ws_server *s, int fd, ws_err *err)
+{
 	if (ws_loop_io_start(s->loop, &s->listen_io, fd, WS_IO_READ, on_accept) < 0) {
 		close(fd);
 		return ws_err_set(err, WS_ESYS, errno, "cannot watch the listening socket: %s",
@@ -488,6 +476,15 @@ static void on_signal(ws_loop *loop, int signo, void *arg)
 	(void)loop;
 	(void)signo;
 	ws_server_stop(arg);
+}
+
+static void on_reload_signal(ws_loop *loop, int signo, void *arg)
+{
+	(void)loop;
+	(void)signo;
+	(void)arg;
+	fprintf(stderr, "websocket: reloading (SIGUSR1) needs 'workers' >= 2: there is no master "
+	                "to start new workers; ignored\n");
 }
 
 static void on_stop_timeout(ws_loop *loop, ws_timer *t, void *arg)
@@ -536,8 +533,23 @@ int ws_server_run(ws_server *s, ws_err *err)
 	memset(&ign, 0, sizeof(ign));
 	ign.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &ign, &old_pipe);
-	ws_loop_signal(s->loop, SIGINT, on_signal, s);
-	ws_loop_signal(s->loop, SIGTERM, on_signal, s);
+	struct sigaction old_int, old_term;
+	if (s->bus) {
+		/* The master coordinates the stop; Ctrl-C reaches the whole process group. */
+		sigaction(SIGINT, &ign, &old_int);
+		sigaction(SIGTERM, &ign, &old_term);
+		if ((rc = ws_worker_start(s, err)) < 0)
+			goto out;
+	} else {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		ws_stat_set(&s->my->pid, (uint64_t)getpid());
+		ws_stat_set(&s->my->started_ms,
+		            (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000);
+		ws_loop_signal(s->loop, SIGINT, on_signal, s);
+		ws_loop_signal(s->loop, SIGTERM, on_signal, s);
+		ws_loop_signal(s->loop, SIGUSR1, on_reload_signal, s);
+	}
 	s->running = true;
 	if (s->cfg.idle_timeout_ms || s->cfg.ping_interval_ms) {
 		uint64_t period = keepalive_period_ms(&s->cfg);
@@ -553,18 +565,20 @@ int ws_server_run(ws_server *s, ws_err *err)
 		ws_loop_timer_stop(s->loop, s->stop_timer);
 		s->stop_timer = NULL;
 	}
-	ws_loop_signal_reset(s->loop);
-	sigaction(SIGPIPE, &old_pipe, NULL);
 	if (rc < 0)
-		return ws_err_set(err, WS_ESYS, errno, "event loop failed: %s", strerror(errno));
-	return 0;
+		rc = ws_err_set(err, WS_ESYS, errno, "event loop failed: %s", strerror(errno));
+out:
+	ws_loop_signal_reset(s->loop);
+	if (s->bus) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	return rc;
 }
 
-void ws_server_stop(ws_server *s)
+void ws_server_close_listener(ws_server *s)
 {
-	if (s->stopping)
-		return;
-	s->stopping = true;
 	if (s->listen_fd >= 0) {
 		ws_loop_io_stop(s->loop, &s->listen_io);
 		close(s->listen_fd);
@@ -574,6 +588,24 @@ void ws_server_stop(ws_server *s)
 		ws_loop_timer_stop(s->loop, s->accept_timer);
 		s->accept_timer = NULL;
 	}
+}
+
+void ws_server_stop(ws_server *s)
+{
+	if (s->bus && s->running) {
+		/* One worker of several: the master stops them all, in order (see worker.c). */
+		kill(getppid(), SIGTERM);
+		return;
+	}
+	ws_server_stop_here(s);
+}
+
+void ws_server_stop_here(ws_server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	ws_server_close_listener(s);
 	for (ws_conn *c = s->head, *next; c; c = next) {
 		next = c->next;
 		if (c->state == WS_CONN_OPEN)
@@ -588,24 +620,169 @@ void ws_server_stop(ws_server *s)
 		ws_loop_stop(s->loop);
 }
 
-ssize_t ws_server_broadcast(ws_server *s, const uint8_t *data, size_t len, bool binary,
-                            const uint64_t *except, size_t n_except)
+/* ---- messages, rooms and closes for any worker's connections ---- */
+
+static bool excepted(const uint64_t *except, size_t n_except, uint64_t id)
+{
+	for (size_t i = 0; i < n_except; i++)
+		if (except[i] == id)
+			return true;
+	return false;
+}
+
+ssize_t ws_server_deliver_all(ws_server *s, const uint8_t *data, size_t len, bool binary,
+                              const uint64_t *except, size_t n_except)
 {
 	ws_chunk *frame = ws_conn_frame(binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT, data, len);
 	if (!frame)
 		return WS_ENOMEM;
 	ssize_t count = 0;
 	for (ws_conn *c = s->head; c; c = c->next) {
-		if (c->state != WS_CONN_OPEN)
-			continue;
-		bool skip = false;
-		for (size_t i = 0; i < n_except && !skip; i++)
-			skip = except[i] == c->id;
-		if (!skip && ws_conn_send_chunk(c, frame) == 0)
+		if (c->state == WS_CONN_OPEN && !excepted(except, n_except, c->id) &&
+		    ws_conn_send_chunk(c, frame) == 0)
 			count++;
 	}
 	ws_chunk_unref(frame);
 	return count;
+}
+
+ssize_t ws_server_deliver_room(ws_server *s, const char *room, size_t room_len, const uint8_t *data,
+                               size_t len, bool binary, const uint64_t *except, size_t n_except)
+{
+	ws_room *r = s->rooms ? ws_rooms_find(s->rooms, room, room_len) : NULL;
+	if (!r)
+		return 0;
+	ws_chunk *frame = ws_conn_frame(binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT, data, len);
+	if (!frame)
+		return WS_ENOMEM;
+	ssize_t count = 0;
+	/* Sending never finishes a connection synchronously, so the member list holds still. */
+	for (size_t i = 0; i < ws_room_size(r); i++) {
+		ws_conn *c = ws_room_member(r, i);
+		if (c->state == WS_CONN_OPEN && !excepted(except, n_except, c->id) &&
+		    ws_conn_send_chunk(c, frame) == 0)
+			count++;
+	}
+	ws_chunk_unref(frame);
+	return count;
+}
+
+static bool is_local(const ws_server *s, uint64_t id)
+{
+	return !s->bus || (id >> ID_WORKER_SHIFT) == s->cfg.worker_index;
+}
+
+ssize_t ws_server_broadcast(ws_server *s, const uint8_t *data, size_t len, bool binary,
+                            const uint64_t *except, size_t n_except)
+{
+	if (s->bus)
+		ws_worker_post(s, WS_BUS_BROADCAST, binary ? WS_BUS_F_BINARY : 0, 0, 0, except, n_except,
+		               NULL, 0, data, len);
+	return ws_server_deliver_all(s, data, len, binary, except, n_except);
+}
+
+ssize_t ws_server_publish(ws_server *s, const char *room, size_t room_len, const uint8_t *data,
+                          size_t len, bool binary, const uint64_t *except, size_t n_except)
+{
+	if (s->bus)
+		ws_worker_post(s, WS_BUS_PUBLISH, binary ? WS_BUS_F_BINARY : 0, 0, 0, except, n_except,
+		               room, room_len, data, len);
+	return ws_server_deliver_room(s, room, room_len, data, len, binary, except, n_except);
+}
+
+int ws_server_send(ws_server *s, uint64_t id, const uint8_t *data, size_t len, bool binary)
+{
+	if (!is_local(s, id))
+		return ws_worker_post(s, WS_BUS_SEND, binary ? WS_BUS_F_BINARY : 0, 0, id, NULL, 0, NULL, 0,
+		                      data, len);
+	ws_conn *c = ws_server_find(s, id);
+	return c ? ws_conn_send(c, data, len, binary) : WS_ECLOSED;
+}
+
+static void room_size_changed(void *arg, const char *name, size_t len, uint64_t hash, size_t size)
+{
+	(void)name;
+	(void)len;
+	ws_server *s = arg;
+	if (s->bus)
+		ws_stats_room_set(s->stats, s->cfg.worker_index, hash, size);
+}
+
+int ws_server_conn_join(ws_server *s, ws_conn *c, const char *room, size_t len)
+{
+	if (c->state >= WS_CONN_LINGER)
+		return 0;
+	if (!s->rooms && !(s->rooms = ws_rooms_new(room_size_changed, s)))
+		return WS_ENOMEM;
+	return ws_rooms_join(s->rooms, &c->rooms, c, room, len);
+}
+
+int ws_server_join(ws_server *s, uint64_t id, const char *room, size_t len)
+{
+	if (!len || len > WS_ROOM_NAME_MAX)
+		return WS_EINVAL;
+	if (!is_local(s, id)) {
+		int rc = ws_worker_post(s, WS_BUS_JOIN, 0, 0, id, NULL, 0, room, len, NULL, 0);
+		return rc < 0 ? rc : 0;
+	}
+	ws_conn *c = ws_server_find(s, id);
+	return c ? ws_server_conn_join(s, c, room, len) : 0;
+}
+
+int ws_server_leave(ws_server *s, uint64_t id, const char *room, size_t len)
+{
+	if (!len || len > WS_ROOM_NAME_MAX)
+		return WS_EINVAL;
+	if (!is_local(s, id)) {
+		int rc = ws_worker_post(s, WS_BUS_LEAVE, 0, 0, id, NULL, 0, room, len, NULL, 0);
+		return rc < 0 ? rc : 0;
+	}
+	ws_conn *c = ws_server_find(s, id);
+	return c ? ws_server_conn_leave(s, c, room, len) : 0;
+}
+
+int ws_server_conn_leave(ws_server *s, ws_conn *c, const char *room, size_t len)
+{
+	return s->rooms && ws_rooms_leave(s->rooms, &c->rooms, room, len) ? 1 : 0;
+}
+
+uint64_t ws_server_room_size(ws_server *s, const char *room, size_t len)
+{
+	ws_room *r = s->rooms ? ws_rooms_find(s->rooms, room, len) : NULL;
+	uint64_t size = r ? ws_room_size(r) : 0;
+	if (s->bus)
+		size += ws_stats_room_others(s->stats, s->cfg.worker_index, ws_rooms_hash(room, len));
+	return size;
+}
+
+size_t ws_server_conn_rooms(const ws_conn *c)
+{
+	return ws_room_set_count(&c->rooms);
+}
+
+const char *ws_server_conn_room(const ws_conn *c, size_t i, size_t *len)
+{
+	return ws_room_name(c->rooms.links[i].room, len);
+}
+
+int ws_server_close_id(ws_server *s, uint64_t id, uint16_t code, const char *reason,
+                       size_t reason_len)
+{
+	if (!is_local(s, id))
+		return ws_worker_post(s, WS_BUS_CLOSE, 0, code, id, NULL, 0, NULL, 0,
+		                      (const uint8_t *)reason, reason_len);
+	ws_conn *c = ws_server_find(s, id);
+	return c ? ws_conn_close(c, code, reason, reason_len) : WS_ECLOSED;
+}
+
+const ws_stats *ws_server_stats(const ws_server *s)
+{
+	return s->stats;
+}
+
+unsigned ws_server_worker(const ws_server *s)
+{
+	return s->cfg.worker_index;
 }
 
 size_t ws_server_count(const ws_server *s)

@@ -5,6 +5,7 @@
 #define WS_SERVER_H
 
 #include "conn.h"
+#include "stats.h"
 
 typedef struct ws_server ws_server;
 
@@ -55,14 +56,74 @@ int ws_server_run(ws_server *s, ws_err *err);
  * Safe to call from any hook, more than once, and before ws_server_run. */
 void ws_server_stop(ws_server *s);
 
+/* Same as ws_server_stop, but as one worker of several stops this process only (its master
+ * restarts it) instead of asking the master to stop every worker. */
+void ws_server_stop_here(ws_server *s);
+
 /* The connection with this id, or NULL (unknown, or already finished). */
 ws_conn *ws_server_find(ws_server *s, uint64_t id);
 
-/* Sends one message to every open connection whose id is not in except[0, n_except).
- * The frame is encoded once and shared. Returns how many connections it was queued to,
- * or WS_ENOMEM. */
+/* Sends one message to every open connection whose id is not in except[0, n_except), on
+ * every worker. The frame is encoded once per worker and shared. Returns how many of this
+ * worker's connections it was queued to, or WS_ENOMEM. Other workers get it through the bus
+ * unless its queue is full (counted in bus_dropped and reported to on_bus_overflow). */
 ssize_t ws_server_broadcast(ws_server *s, const uint8_t *data, size_t len, bool binary,
                             const uint64_t *except, size_t n_except);
+
+/* Sends to the connection `id` of any worker. Returns 0 when queued (here or on the bus);
+ * WS_ECLOSED for an unknown or closing local id; WS_ETOOBIG (output or bus queue full);
+ * WS_ENOMEM. */
+int ws_server_send(ws_server *s, uint64_t id, const uint8_t *data, size_t len, bool binary);
+
+/* Like broadcast, to the members of a room on every worker. */
+ssize_t ws_server_publish(ws_server *s, const char *room, size_t room_len, const uint8_t *data,
+                          size_t len, bool binary, const uint64_t *except, size_t n_except);
+
+/* Room membership of the connection `id` of any worker. Returns 1 (changed), 0 (already so,
+ * or unknown local id), 0 for a remote id once queued, WS_EINVAL (bad name), WS_ETOOBIG (bus
+ * queue full) or WS_ENOMEM. */
+int ws_server_join(ws_server *s, uint64_t id, const char *room, size_t len);
+int ws_server_leave(ws_server *s, uint64_t id, const char *room, size_t len);
+
+/* Members of a room over every worker (other workers' figures as of their last change). */
+uint64_t ws_server_room_size(ws_server *s, const char *room, size_t len);
+
+/* Room membership of a local connection: 1 joined, 0 already a member, WS_EINVAL, WS_ENOMEM. */
+int ws_server_conn_join(ws_server *s, ws_conn *c, const char *room, size_t len);
+/* 1 left, 0 was not a member. */
+int ws_server_conn_leave(ws_server *s, ws_conn *c, const char *room, size_t len);
+
+/* The rooms of a local connection: count, then name i. */
+size_t ws_server_conn_rooms(const ws_conn *c);
+const char *ws_server_conn_room(const ws_conn *c, size_t i, size_t *len);
+
+/* Closes the connection `id` of any worker (see ws_conn_close). Returns 0 when done or
+ * queued, WS_ECLOSED for an unknown local id, WS_ETOOBIG when the bus queue is full. */
+int ws_server_close_id(ws_server *s, uint64_t id, uint16_t code, const char *reason,
+                       size_t reason_len);
+
+/* Every worker's counters (a one-worker area without a master). */
+const ws_stats *ws_server_stats(const ws_server *s);
+
+/* This process's worker index. */
+unsigned ws_server_worker(const ws_server *s);
+
+/* ---- as one worker of several (workers.h starts them) ---- */
+
+typedef struct ws_worker_env {
+	unsigned index;   /* this worker */
+	unsigned workers; /* how many */
+	int bus_fd;       /* socket to the master (the server owns it from now on) */
+	int listen_fd;    /* the listening socket of this worker's slot (borrowed) */
+	int handoff_fd;   /* a reload's successor: receive the predecessor's connections, or -1 */
+	ws_stats *stats;  /* shared; borrowed */
+	size_t bus_max;   /* bound of the queue to the master, bytes */
+} ws_worker_env;
+
+/* Makes s a worker: it serves w->listen_fd, talks to the master over w->bus_fd, and stops
+ * when the master says so (SIGINT and SIGTERM are then ignored by this process). Call
+ * before ws_server_run. Returns 0 or WS_ENOMEM. */
+int ws_server_set_worker(ws_server *s, const ws_worker_env *w, ws_err *err);
 
 /* Open connections (handshake completed, not closing). */
 size_t ws_server_count(const ws_server *s);

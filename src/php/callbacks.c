@@ -52,7 +52,7 @@ static void begin_exit(php_ws_server *srv)
 	srv->exiting = true;
 	if (!srv->core)
 		return;
-	ws_server_stop(srv->core);
+	ws_server_stop_here(srv->core); /* a worker only: the master restarts it */
 	ws_conn *c;
 	while ((c = ws_server_first(srv->core)) != NULL)
 		ws_conn_abort(c);
@@ -447,6 +447,30 @@ static void hook_overflow(void *owner, ws_conn *c, size_t queued)
 	zend_string_release(msg);
 }
 
+static void hook_bus_overflow(void *owner, uint64_t dropped)
+{
+	php_ws_server *srv = owner;
+	if (srv->exiting)
+		return;
+	zend_string *msg = zend_strpprintf(0,
+	                                   "the bus to the other workers is full (bus_buffer_size "
+	                                   "%zu): %" PRIu64 " messages for them were dropped",
+	                                   srv->bus_max, dropped);
+	php_ws_report(srv, NULL, msg);
+	zend_string_release(msg);
+}
+
+static uint8_t *hook_handoff_save(void *owner, ws_conn *c, size_t *len)
+{
+	zend_object *obj = ws_conn_user(c);
+	return obj ? php_ws_connection_save(owner, obj, len) : NULL;
+}
+
+static void hook_handoff_restore(void *owner, ws_conn *c, const uint8_t *blob, size_t len)
+{
+	php_ws_connection_restore(owner, c, blob, len);
+}
+
 const ws_server_hooks php_ws_hooks = {
     .on_handshake = hook_handshake,
     .on_request = hook_request,
@@ -459,4 +483,7 @@ const ws_server_hooks php_ws_hooks = {
     .on_release = hook_release,
     .on_drain = hook_drain,
     .on_overflow = hook_overflow,
+    .on_bus_overflow = hook_bus_overflow,
+    .handoff_save = hook_handoff_save,
+    .handoff_restore = hook_handoff_restore,
 };

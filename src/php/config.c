@@ -6,6 +6,7 @@
 
 typedef enum {
 	KEY_STRING,
+	KEY_PATH, /* a non-empty string, or null */
 	KEY_INT,
 	KEY_SECONDS,
 	KEY_BOOL,
@@ -27,7 +28,10 @@ typedef struct config_key {
 static const config_key keys[] = {
     {"host", KEY_STRING, 0, 0, "0.0.0.0", NULL},
     {"port", KEY_INT, 0, 65535, "8000", NULL},
-    {"workers", KEY_INT, 1, 1, "1", NULL},
+    {"workers", KEY_INT, 1, 256, "1", NULL},
+    {"pid_file", KEY_PATH, 0, 0, "null", NULL},
+    {"bus_buffer_size", KEY_INT, 64 * 1024, 1024 * MIB, "16777216", NULL},
+    {"reload_timeout", KEY_SECONDS, 0.1, 3600, "30", NULL},
     {"backlog", KEY_INT, 1, 65535, "511", NULL},
     {"reuse_port", KEY_BOOL, 0, 0, "false", NULL},
     {"max_header_size", KEY_INT, 1024, 1 * MIB, "8192", NULL},
@@ -140,6 +144,12 @@ static zend_result check_list(const config_key *k, zval *v)
 static zend_result check_value(const config_key *k, zval *v)
 {
 	switch (k->type) {
+	case KEY_PATH:
+		if (Z_TYPE_P(v) == IS_NULL)
+			return SUCCESS;
+		if (Z_TYPE_P(v) != IS_STRING)
+			return type_error(k, "?string", v);
+		ZEND_FALLTHROUGH;
 	case KEY_STRING:
 		if (Z_TYPE_P(v) != IS_STRING)
 			return type_error(k, "string", v);
@@ -207,6 +217,9 @@ static void set_default(zval *config, const config_key *k)
 {
 	zval v;
 	switch (k->type) {
+	case KEY_PATH:
+		ZVAL_NULL(&v);
+		break;
 	case KEY_STRING:
 	case KEY_CHOICE:
 		ZVAL_STRING(&v, k->doc_default);
@@ -312,6 +325,11 @@ zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
 	    zend_string_equals_literal(Z_STR_P(get(srv, "output_overflow")), "reject");
 	cfg->subprotocols = string_list(get(srv, "subprotocols"), &cfg->num_subprotocols);
 	cfg->allowed_origins = string_list(get(srv, "allowed_origins"), &cfg->num_allowed_origins);
+	srv->workers = (unsigned)Z_LVAL_P(get(srv, "workers"));
+	srv->bus_max = (size_t)Z_LVAL_P(get(srv, "bus_buffer_size"));
+	srv->reload_timeout_ms = ms(get(srv, "reload_timeout"));
+	zval *pid_file = get(srv, "pid_file");
+	srv->pid_file = Z_TYPE_P(pid_file) == IS_STRING ? Z_STRVAL_P(pid_file) : NULL;
 	return SUCCESS;
 }
 

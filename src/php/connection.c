@@ -4,6 +4,8 @@
 #include "php_ws.h"
 #include "zend_exceptions.h"
 #include "ext/standard/php_string.h"
+#include "ext/standard/php_var.h"
+#include "../alloc.h"
 
 static zend_object_handlers connection_handlers;
 
@@ -102,6 +104,211 @@ void php_ws_connection_set_subprotocol(zend_object *obj, const char *protocol)
 	set_prop_str(obj, PHP_WS_PROP_SUBPROTOCOL, protocol, strlen(protocol));
 }
 
+/* ---- reload handoff ---- */
+
+enum { SAVED_METHOD, SAVED_PATH, SAVED_QUERY, SAVED_HEADERS, SAVED_DATA, SAVED_DYNAMIC };
+
+/* Fills `out` with [method, path, query, headers, data, [dynamic properties]]; with_user
+ * false leaves out data and the dynamic properties. */
+static void saved_state(zend_object *obj, zval *out, bool with_user)
+{
+	array_init_size(out, 6);
+	static const int slots[] = {PHP_WS_PROP_METHOD, PHP_WS_PROP_PATH, PHP_WS_PROP_QUERY,
+	                            PHP_WS_PROP_HEADERS};
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+		add_next_index_zval(out, OBJ_PROP_NUM(obj, slots[i]));
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+		Z_TRY_ADDREF_P(OBJ_PROP_NUM(obj, slots[i]));
+	zval dynamic;
+	array_init(&dynamic);
+	if (with_user) {
+		zval *data = OBJ_PROP_NUM(obj, PHP_WS_PROP_DATA);
+		Z_TRY_ADDREF_P(data);
+		add_next_index_zval(out, data);
+		if (obj->properties) {
+			zend_string *name;
+			zval *v;
+			ZEND_HASH_FOREACH_STR_KEY_VAL_IND(obj->properties, name, v)
+			{
+				if (!name || zend_hash_exists(&obj->ce->properties_info, name))
+					continue;
+				Z_TRY_ADDREF_P(v);
+				zend_hash_update(Z_ARRVAL(dynamic), name, v);
+			}
+			ZEND_HASH_FOREACH_END();
+		}
+	} else {
+		add_next_index_null(out);
+	}
+	add_next_index_zval(out, &dynamic);
+}
+
+static zend_string *serialize_state(zval *state)
+{
+	smart_str buf = {0};
+	php_serialize_data_t vars;
+	PHP_VAR_SERIALIZE_INIT(vars);
+	php_var_serialize(&buf, state, &vars);
+	PHP_VAR_SERIALIZE_DESTROY(vars);
+	if (EG(exception)) {
+		smart_str_free(&buf);
+		return NULL;
+	}
+	return smart_str_extract(&buf);
+}
+
+uint8_t *php_ws_connection_save(php_ws_server *srv, zend_object *obj, size_t *len)
+{
+	zval state;
+	saved_state(obj, &state, true);
+	zend_string *ser = serialize_state(&state);
+	zval_ptr_dtor(&state);
+	if (!ser) {
+		/* A Closure or a resource in $conn->data cannot travel: say so, send the rest. */
+		zend_string *why = zend_strpprintf(
+		    0,
+		    "connection " ZEND_LONG_FMT "'s data could not be serialized for the reload (%s); "
+		    "it continues without it",
+		    Z_LVAL_P(OBJ_PROP_NUM(obj, PHP_WS_PROP_ID)), ZSTR_VAL(EG(exception)->ce->name));
+		zend_clear_exception();
+		php_ws_report(srv, obj, why);
+		zend_string_release(why);
+		saved_state(obj, &state, false);
+		ser = serialize_state(&state);
+		zval_ptr_dtor(&state);
+		if (!ser) {
+			zend_clear_exception();
+			return NULL;
+		}
+	}
+	uint8_t *blob = ws_malloc(ZSTR_LEN(ser) ? ZSTR_LEN(ser) : 1);
+	if (blob) {
+		memcpy(blob, ZSTR_VAL(ser), ZSTR_LEN(ser));
+		*len = ZSTR_LEN(ser);
+	}
+	zend_string_release(ser);
+	return blob;
+}
+
+void php_ws_connection_restore(php_ws_server *srv, ws_conn *c, const uint8_t *blob, size_t len)
+{
+	zend_object *obj = connection_create_object(ws_connection_ce);
+	php_ws_connection *pc = php_ws_connection_from_obj(obj);
+	pc->conn = c;
+	pc->server = srv;
+	set_prop_long(obj, PHP_WS_PROP_ID, (zend_long)ws_conn_id(c));
+	set_prop_str(obj, PHP_WS_PROP_REMOTE_ADDRESS, ws_conn_remote_ip(c),
+	             strlen(ws_conn_remote_ip(c)));
+	set_prop_long(obj, PHP_WS_PROP_REMOTE_PORT, ws_conn_remote_port(c));
+	const char *proto = ws_conn_subprotocol(c);
+	set_prop_str(obj, PHP_WS_PROP_SUBPROTOCOL, proto ? proto : "", proto ? strlen(proto) : 0);
+	zval state;
+	ZVAL_UNDEF(&state);
+	if (blob) {
+		const unsigned char *p = blob;
+		php_unserialize_data_t vars;
+		PHP_VAR_UNSERIALIZE_INIT(vars);
+		if (!php_var_unserialize(&state, &p, p + len, &vars))
+			ZVAL_UNDEF(&state);
+		PHP_VAR_UNSERIALIZE_DESTROY(vars);
+		if (EG(exception))
+			php_ws_handle_exception(srv, obj);
+	}
+	static const int slots[] = {PHP_WS_PROP_METHOD, PHP_WS_PROP_PATH, PHP_WS_PROP_QUERY,
+	                            PHP_WS_PROP_HEADERS};
+	HashTable *a = Z_TYPE(state) == IS_ARRAY ? Z_ARRVAL(state) : NULL;
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		zval *v = a ? zend_hash_index_find(a, i) : NULL;
+		zval copy;
+		if (v && Z_TYPE_P(v) == (slots[i] == PHP_WS_PROP_HEADERS ? IS_ARRAY : IS_STRING))
+			ZVAL_COPY(&copy, v);
+		else if (slots[i] == PHP_WS_PROP_HEADERS)
+			array_init(&copy);
+		else
+			ZVAL_EMPTY_STRING(&copy);
+		set_prop(obj, slots[i], &copy);
+	}
+	zval *data = a ? zend_hash_index_find(a, SAVED_DATA) : NULL;
+	if (data) {
+		zval *slot = OBJ_PROP_NUM(obj, PHP_WS_PROP_DATA);
+		zval_ptr_dtor(slot);
+		ZVAL_COPY(slot, data);
+	}
+	zval *dynamic = a ? zend_hash_index_find(a, SAVED_DYNAMIC) : NULL;
+	if (dynamic && Z_TYPE_P(dynamic) == IS_ARRAY) {
+		zend_string *name;
+		zval *v;
+		ZEND_HASH_FOREACH_STR_KEY_VAL(Z_ARRVAL_P(dynamic), name, v) {
+			if (name)
+				zend_update_property_ex(ws_connection_ce, obj, name, v);
+		}
+		ZEND_HASH_FOREACH_END();
+	}
+	zval_ptr_dtor(&state);
+	ws_conn_set_user(c, obj);
+}
+
+/* ---- rooms ---- */
+
+bool php_ws_check_room(zend_string *room, uint32_t arg_num)
+{
+	if (ZSTR_LEN(room) >= 1 && ZSTR_LEN(room) <= WS_ROOM_NAME_MAX)
+		return true;
+	zend_argument_value_error(arg_num, "must be between 1 and %d bytes long, %zu given",
+	                          WS_ROOM_NAME_MAX, ZSTR_LEN(room));
+	return false;
+}
+
+/* public function join(string $room): bool */
+ZEND_METHOD(WebsocketConnection, join)
+{
+	zend_string *room;
+	ZEND_PARSE_PARAMETERS_START(1, 1)
+	Z_PARAM_STR(room)
+	ZEND_PARSE_PARAMETERS_END();
+	if (!php_ws_check_room(room, 1))
+		RETURN_THROWS();
+	php_ws_connection *pc = Z_WS_CONNECTION_P(ZEND_THIS);
+	if (!pc->conn || !ws_conn_is_open(pc->conn))
+		RETURN_FALSE;
+	int rc = ws_server_conn_join(pc->server->core, pc->conn, ZSTR_VAL(room), ZSTR_LEN(room));
+	if (rc == WS_ENOMEM) {
+		zend_throw_exception(ws_exception_ce, "out of memory joining a room", 0);
+		RETURN_THROWS();
+	}
+	RETURN_BOOL(rc == 1);
+}
+
+/* public function leave(string $room): bool */
+ZEND_METHOD(WebsocketConnection, leave)
+{
+	zend_string *room;
+	ZEND_PARSE_PARAMETERS_START(1, 1)
+	Z_PARAM_STR(room)
+	ZEND_PARSE_PARAMETERS_END();
+	if (!php_ws_check_room(room, 1))
+		RETURN_THROWS();
+	php_ws_connection *pc = Z_WS_CONNECTION_P(ZEND_THIS);
+	if (!pc->conn)
+		RETURN_FALSE;
+	RETURN_BOOL(ws_server_conn_leave(pc->server->core, pc->conn, ZSTR_VAL(room), ZSTR_LEN(room)) ==
+	            1);
+}
+
+/* public function rooms(): array */
+ZEND_METHOD(WebsocketConnection, rooms)
+{
+	ZEND_PARSE_PARAMETERS_NONE();
+	php_ws_connection *pc = Z_WS_CONNECTION_P(ZEND_THIS);
+	size_t n = pc->conn ? ws_server_conn_rooms(pc->conn) : 0;
+	array_init_size(return_value, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		const char *name = ws_server_conn_room(pc->conn, i, &len);
+		add_next_index_stringl(return_value, name, len);
+	}
+}
+
 /* Text frames must carry UTF-8 (RFC 6455 5.6): refuse to put anything else on the wire. */
 bool php_ws_check_text(zend_string *data, uint32_t arg_num)
 {
@@ -157,6 +364,27 @@ ZEND_METHOD(WebsocketConnection, ping)
 	            0);
 }
 
+bool php_ws_check_close(zend_long code, zend_string *reason, uint32_t reason_arg)
+{
+	if (code < 0 || code > 65535 || !ws_frame_close_code_valid((unsigned)code)) {
+		zend_argument_value_error(reason_arg - 1,
+		                          "must be a close code that may be sent (1000-1003, "
+		                          "1007-1014 or 3000-4999), " ZEND_LONG_FMT " given",
+		                          code);
+		return false;
+	}
+	size_t len = reason ? ZSTR_LEN(reason) : 0;
+	if (len > WS_FRAME_MAX_CONTROL - 2) {
+		zend_argument_value_error(reason_arg, "must be at most 123 bytes, %zu given", len);
+		return false;
+	}
+	if (reason && ws_utf8_validate((const uint8_t *)ZSTR_VAL(reason), len) < 0) {
+		zend_argument_value_error(reason_arg, "must be valid UTF-8");
+		return false;
+	}
+	return true;
+}
+
 /* public function close(int $code = 1000, string $reason = ""): bool */
 ZEND_METHOD(WebsocketConnection, close)
 {
@@ -167,22 +395,9 @@ ZEND_METHOD(WebsocketConnection, close)
 	Z_PARAM_LONG(code)
 	Z_PARAM_STR(reason)
 	ZEND_PARSE_PARAMETERS_END();
-	if (code < 0 || code > 65535 || !ws_frame_close_code_valid((unsigned)code)) {
-		zend_argument_value_error(1,
-		                          "must be a close code that may be sent (1000-1003, "
-		                          "1007-1014 or 3000-4999), " ZEND_LONG_FMT " given",
-		                          code);
+	if (!php_ws_check_close(code, reason, 2))
 		RETURN_THROWS();
-	}
 	size_t len = reason ? ZSTR_LEN(reason) : 0;
-	if (len > WS_FRAME_MAX_CONTROL - 2) {
-		zend_argument_value_error(2, "must be at most 123 bytes, %zu given", len);
-		RETURN_THROWS();
-	}
-	if (reason && ws_utf8_validate((const uint8_t *)ZSTR_VAL(reason), len) < 0) {
-		zend_argument_value_error(2, "must be valid UTF-8");
-		RETURN_THROWS();
-	}
 	php_ws_connection *pc = Z_WS_CONNECTION_P(ZEND_THIS);
 	if (!pc->conn)
 		RETURN_FALSE;

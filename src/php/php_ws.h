@@ -8,6 +8,7 @@
 #include "zend_smart_str.h"
 #include "../../php_websocket.h"
 #include "../server.h"
+#include "../workers.h"
 
 typedef enum php_ws_event {
 	PHP_WS_EV_OPEN = 0,
@@ -47,6 +48,14 @@ typedef struct php_ws_server {
 	php_ws_callback events[PHP_WS_EV_COUNT]; /* what start() resolved: on() or a method */
 	HashTable timers;                        /* id => php_ws_timer* */
 	zend_long next_timer_id;
+	unsigned workers; /* from the config */
+	size_t bus_max;
+	uint32_t reload_timeout_ms;
+	const char *pid_file;   /* borrowed from config, or NULL */
+	ws_stats *worker_stats; /* in a worker process: the shared area (see ws_master_run) */
+	int worker_id;          /* -1 before start() */
+	int master_port;        /* with workers > 1: the port the master bound */
+	bool pid_file_written;
 	zval reply;              /* the last handshake/request answer, kept alive */
 	smart_str reply_headers; /* its headers as "Name: value\r\n" lines */
 	bool running;
@@ -98,6 +107,16 @@ void php_ws_config_release(php_ws_server *srv);
 void php_ws_connection_setup(zend_class_entry *ce);
 zend_object *php_ws_connection_create(php_ws_server *srv, ws_conn *c, const ws_http_request *req);
 void php_ws_connection_set_subprotocol(zend_object *obj, const char *protocol);
+/* Reload handoff: the connection's request properties, data and dynamic properties as a
+ * serialized blob (allocated with ws_malloc), and the object rebuilt from it in the
+ * successor (set as c's user object). */
+uint8_t *php_ws_connection_save(php_ws_server *srv, zend_object *obj, size_t *len);
+void php_ws_connection_restore(php_ws_server *srv, ws_conn *c, const uint8_t *blob, size_t len);
+/* Throws a ValueError unless code may be sent in a Close frame (argument reason_arg - 1) and
+ * reason fits one and is UTF-8 (argument reason_arg). */
+bool php_ws_check_close(zend_long code, zend_string *reason, uint32_t reason_arg);
+/* Throws a ValueError for argument arg_num unless room is 1 to WS_ROOM_NAME_MAX bytes. */
+bool php_ws_check_room(zend_string *room, uint32_t arg_num);
 /* Throws a ValueError for argument arg_num and returns false unless data is valid UTF-8. */
 bool php_ws_check_text(zend_string *data, uint32_t arg_num);
 

@@ -3,6 +3,11 @@
  * callback is made from there through callbacks.c. */
 #include "php_ws.h"
 #include "zend_exceptions.h"
+#include "../alloc.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static zend_object_handlers server_handlers;
 
@@ -31,6 +36,7 @@ static zend_object *server_create_object(zend_class_entry *ce)
 	srv->std.handlers = &server_handlers;
 	ZVAL_UNDEF(&srv->config);
 	ZVAL_UNDEF(&srv->reply);
+	srv->worker_id = -1;
 	zend_hash_init(&srv->timers, 8, NULL, NULL, 0);
 	return &srv->std;
 }
@@ -59,6 +65,7 @@ static void server_free_object(zend_object *obj)
 	php_ws_timers_release(srv);
 	zend_hash_destroy(&srv->timers);
 	ws_server_free(srv->core);
+	ws_stats_free(srv->worker_stats);
 	for (int i = 0; i < PHP_WS_EV_COUNT; i++) {
 		php_ws_callback_release(&srv->on[i]);
 		php_ws_callback_release(&srv->events[i]);
@@ -194,8 +201,141 @@ static void resolve_events(php_ws_server *srv)
 static void call_worker_event(php_ws_server *srv, php_ws_event ev)
 {
 	zval arg;
-	ZVAL_LONG(&arg, 0);
+	ZVAL_LONG(&arg, srv->worker_id);
 	php_ws_call(srv, &srv->events[ev], NULL, NULL, 1, &arg);
+}
+
+/* ---- pid file ---- */
+
+/* A process that exited but was not reaped yet (a zombie) is gone for our purposes. */
+static bool alive(pid_t pid)
+{
+	if (kill(pid, 0) < 0 && errno != EPERM)
+		return false;
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return true; /* no procfs: trust kill() */
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *state = strrchr(buf, ')'); /* "pid (comm) S ..." */
+	return !(state && state[1] == ' ' && state[2] == 'Z');
+}
+
+/* The pid recorded in the file, or 0 when there is none or that process is gone. */
+static pid_t running_pid(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	long pid = 0;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid <= 0 || !alive((pid_t)pid))
+		return 0;
+	return (pid_t)pid;
+}
+
+static bool write_pid_file(php_ws_server *srv)
+{
+	pid_t other = running_pid(srv->pid_file);
+	if (other && other != getpid()) {
+		zend_throw_exception_ex(ws_exception_ce, 0,
+		                        "already running (pid %ld) according to pid_file \"%s\"",
+		                        (long)other, srv->pid_file);
+		return false;
+	}
+	FILE *f = fopen(srv->pid_file, "w");
+	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+		zend_throw_exception_ex(ws_exception_ce, 0, "cannot write pid_file \"%s\": %s",
+		                        srv->pid_file, strerror(errno));
+		return false;
+	}
+	srv->pid_file_written = true;
+	return true;
+}
+
+static void remove_pid_file(php_ws_server *srv)
+{
+	if (srv->pid_file_written && running_pid(srv->pid_file) == getpid())
+		unlink(srv->pid_file);
+	srv->pid_file_written = false;
+}
+
+/* ---- start ---- */
+
+/* Runs this process's server: the single process, or one worker. */
+static int serve(php_ws_server *srv, ws_err *err)
+{
+	srv->running = true;
+	resolve_events(srv);
+	/* Keep $this alive for the whole run even if user code drops every other reference. */
+	GC_ADDREF(&srv->std);
+	call_worker_event(srv, PHP_WS_EV_WORKER_START);
+	int rc = srv->exiting ? 0 : ws_server_run(srv->core, err);
+	call_worker_event(srv, PHP_WS_EV_WORKER_STOP);
+	srv->running = false;
+	php_ws_timers_release(srv);
+	if (EG(exception) && !srv->exiting)
+		php_ws_handle_exception(srv, NULL);
+	OBJ_RELEASE(&srv->std);
+	return rc;
+}
+
+/* In a forked worker: serve, then end the process the way exit() does, so the engine runs
+ * its shutdown (destructors, shutdown functions) and user code after start() never runs
+ * here. */
+static void run_worker(php_ws_server *srv, ws_worker_env *env)
+{
+	srv->pid_file_written = false; /* the master's */
+	srv->worker_id = (int)env->index;
+	srv->worker_stats = env->stats;
+	ws_err err = {0};
+	int rc = ws_server_set_worker(srv->core, env, &err);
+	if (rc == 0)
+		rc = serve(srv, &err);
+	if (rc < 0 && !EG(exception))
+		fprintf(stderr, "websocket: worker %u: %s\n", env->index, err.msg);
+	if (EG(exception) && !zend_is_unwind_exit(EG(exception)))
+		zend_clear_exception();
+	if (!EG(exception)) {
+		EG(exit_status) = rc < 0 ? 1 : 0;
+		zend_throw_unwind_exit();
+	}
+}
+
+static void run_master(php_ws_server *srv)
+{
+	const ws_server_config *cfg = &srv->cfg;
+	ws_master_config mc = {
+	    .host = cfg->host,
+	    .port = cfg->port,
+	    .backlog = cfg->backlog,
+	    .workers = srv->workers,
+	    .bus_max = srv->bus_max,
+	    .shutdown_timeout_ms = cfg->shutdown_timeout_ms,
+	    .reload_timeout_ms = srv->reload_timeout_ms,
+	    .max_connections = cfg->max_connections,
+	};
+	ws_err err = {0};
+	ws_master *m = ws_master_new(&mc, &err);
+	if (!m) {
+		php_ws_throw(&err);
+		return;
+	}
+	srv->master_port = ws_master_port(m);
+	ws_worker_env env;
+	int rc = ws_master_run(m, &env, &err);
+	if (rc == 1) {
+		run_worker(srv, &env);
+		return;
+	}
+	ws_master_free(m);
+	if (rc < 0)
+		php_ws_throw(&err);
 }
 
 /* public function start(): void */
@@ -212,23 +352,25 @@ ZEND_METHOD(WebsocketServer, start)
 		                     0);
 		RETURN_THROWS();
 	}
+	if (srv->pid_file && !write_pid_file(srv))
+		RETURN_THROWS();
+	srv->started = true;
+	if (srv->workers > 1) {
+		run_master(srv);
+		remove_pid_file(srv);
+		if (EG(exception))
+			RETURN_THROWS();
+		return;
+	}
 	ws_err err = {0};
 	if (ws_server_listen(srv->core, &err) < 0) {
+		remove_pid_file(srv);
 		php_ws_throw(&err);
 		RETURN_THROWS();
 	}
-	srv->started = srv->running = true;
-	resolve_events(srv);
-	/* Keep $this alive for the whole run even if user code drops every other reference. */
-	GC_ADDREF(&srv->std);
-	call_worker_event(srv, PHP_WS_EV_WORKER_START);
-	int rc = srv->exiting ? 0 : ws_server_run(srv->core, &err);
-	call_worker_event(srv, PHP_WS_EV_WORKER_STOP);
-	srv->running = false;
-	php_ws_timers_release(srv);
-	if (EG(exception) && !srv->exiting)
-		php_ws_handle_exception(srv, NULL);
-	OBJ_RELEASE(&srv->std);
+	srv->worker_id = 0;
+	int rc = serve(srv, &err);
+	remove_pid_file(srv);
 	if (EG(exception))
 		RETURN_THROWS(); /* exit() in a callback: let the engine unwind */
 	if (rc < 0)
@@ -262,8 +404,32 @@ ZEND_METHOD(WebsocketServer, send)
 		RETURN_THROWS();
 	if (!binary && !php_ws_check_text(data, 2))
 		RETURN_THROWS();
-	ws_conn *c = id > 0 ? ws_server_find(srv->core, (uint64_t)id) : NULL;
-	RETURN_BOOL(c && ws_conn_send(c, (const uint8_t *)ZSTR_VAL(data), ZSTR_LEN(data), binary) == 0);
+	RETURN_BOOL(id > 0 && ws_server_send(srv->core, (uint64_t)id, (const uint8_t *)ZSTR_VAL(data),
+	                                     ZSTR_LEN(data), binary) == 0);
+}
+
+/* The connection ids of an exceptIds argument (emalloc'ed, or NULL when empty); throws a
+ * TypeError for anything but ints. */
+static uint64_t *except_ids(HashTable *except, uint32_t arg_num, uint32_t *n)
+{
+	*n = 0;
+	uint32_t count = except ? zend_hash_num_elements(except) : 0;
+	if (!count)
+		return NULL;
+	uint64_t *ids = safe_emalloc(count, sizeof(*ids), 0);
+	zval *v;
+	ZEND_HASH_FOREACH_VAL(except, v) {
+		ZVAL_DEREF(v);
+		if (Z_TYPE_P(v) != IS_LONG) {
+			efree(ids);
+			zend_argument_type_error(arg_num, "must contain only int connection ids, %s found",
+			                         zend_zval_type_name(v));
+			return NULL;
+		}
+		ids[(*n)++] = (uint64_t)Z_LVAL_P(v);
+	}
+	ZEND_HASH_FOREACH_END();
+	return ids;
 }
 
 /* public function broadcast(string $data, bool $binary = false, array $exceptIds = []): int */
@@ -283,25 +449,12 @@ ZEND_METHOD(WebsocketServer, broadcast)
 		RETURN_THROWS();
 	if (!binary && !php_ws_check_text(data, 1))
 		RETURN_THROWS();
-	uint32_t n = except ? zend_hash_num_elements(except) : 0;
-	uint64_t *ids = n ? safe_emalloc(n, sizeof(*ids), 0) : NULL;
-	uint32_t i = 0;
-	if (n) {
-		zval *v;
-		ZEND_HASH_FOREACH_VAL(except, v) {
-			ZVAL_DEREF(v);
-			if (Z_TYPE_P(v) != IS_LONG) {
-				efree(ids);
-				zend_argument_type_error(3, "must contain only int connection ids, %s found",
-				                         zend_zval_type_name(v));
-				RETURN_THROWS();
-			}
-			ids[i++] = (uint64_t)Z_LVAL_P(v);
-		}
-		ZEND_HASH_FOREACH_END();
-	}
+	uint32_t n;
+	uint64_t *ids = except_ids(except, 3, &n);
+	if (EG(exception))
+		RETURN_THROWS();
 	ssize_t count = ws_server_broadcast(srv->core, (const uint8_t *)ZSTR_VAL(data), ZSTR_LEN(data),
-	                                    binary, ids, i);
+	                                    binary, ids, n);
 	if (ids)
 		efree(ids);
 	if (count < 0) {
@@ -354,6 +507,234 @@ ZEND_METHOD(WebsocketServer, getConnection)
 	if (!c || !ws_conn_user(c) || c->state == WS_CONN_HANDSHAKE || c->state == WS_CONN_DONE)
 		RETURN_NULL();
 	RETURN_OBJ_COPY((zend_object *)ws_conn_user(c));
+}
+
+/* ---- rooms, closes, figures ---- */
+
+/* public function publish(string $room, string $data, bool $binary = false,
+ *                         array $exceptIds = []): int */
+ZEND_METHOD(WebsocketServer, publish)
+{
+	zend_string *room, *data;
+	bool binary = false;
+	HashTable *except = NULL;
+	ZEND_PARSE_PARAMETERS_START(2, 4)
+	Z_PARAM_STR(room)
+	Z_PARAM_STR(data)
+	Z_PARAM_OPTIONAL
+	Z_PARAM_BOOL(binary)
+	Z_PARAM_ARRAY_HT(except)
+	ZEND_PARSE_PARAMETERS_END();
+	php_ws_server *srv = this_server(ZEND_THIS);
+	if (!srv)
+		RETURN_THROWS();
+	if (!php_ws_check_room(room, 1) || (!binary && !php_ws_check_text(data, 2)))
+		RETURN_THROWS();
+	uint32_t n;
+	uint64_t *ids = except_ids(except, 4, &n);
+	if (EG(exception))
+		RETURN_THROWS();
+	ssize_t count =
+	    ws_server_publish(srv->core, ZSTR_VAL(room), ZSTR_LEN(room),
+	                      (const uint8_t *)ZSTR_VAL(data), ZSTR_LEN(data), binary, ids, n);
+	if (ids)
+		efree(ids);
+	if (count < 0) {
+		zend_throw_exception(ws_exception_ce, "out of memory encoding the published frame", 0);
+		RETURN_THROWS();
+	}
+	RETURN_LONG((zend_long)count);
+}
+
+static void join_or_leave(INTERNAL_FUNCTION_PARAMETERS, bool join)
+{
+	zend_long id;
+	zend_string *room;
+	ZEND_PARSE_PARAMETERS_START(2, 2)
+	Z_PARAM_LONG(id)
+	Z_PARAM_STR(room)
+	ZEND_PARSE_PARAMETERS_END();
+	php_ws_server *srv = this_server(ZEND_THIS);
+	if (!srv)
+		RETURN_THROWS();
+	if (!php_ws_check_room(room, 2))
+		RETURN_THROWS();
+	if (id <= 0)
+		RETURN_FALSE;
+	uint64_t target = (uint64_t)id;
+	int rc = join ? ws_server_join(srv->core, target, ZSTR_VAL(room), ZSTR_LEN(room))
+	              : ws_server_leave(srv->core, target, ZSTR_VAL(room), ZSTR_LEN(room));
+	if (rc == WS_ENOMEM) {
+		zend_throw_exception(ws_exception_ce, "out of memory changing a room", 0);
+		RETURN_THROWS();
+	}
+	/* A remote connection: true once the change is on its way to the owner. */
+	bool remote = ws_server_worker(srv->core) != (unsigned)(target >> 40) && srv->workers > 1;
+	RETURN_BOOL(rc == 1 || (remote && rc == 0));
+}
+
+/* public function join(int $id, string $room): bool */
+ZEND_METHOD(WebsocketServer, join)
+{
+	join_or_leave(INTERNAL_FUNCTION_PARAM_PASSTHRU, true);
+}
+
+/* public function leave(int $id, string $room): bool */
+ZEND_METHOD(WebsocketServer, leave)
+{
+	join_or_leave(INTERNAL_FUNCTION_PARAM_PASSTHRU, false);
+}
+
+/* public function roomSize(string $room): int */
+ZEND_METHOD(WebsocketServer, roomSize)
+{
+	zend_string *room;
+	ZEND_PARSE_PARAMETERS_START(1, 1)
+	Z_PARAM_STR(room)
+	ZEND_PARSE_PARAMETERS_END();
+	php_ws_server *srv = this_server(ZEND_THIS);
+	if (!srv)
+		RETURN_THROWS();
+	if (!php_ws_check_room(room, 1))
+		RETURN_THROWS();
+	RETURN_LONG((zend_long)ws_server_room_size(srv->core, ZSTR_VAL(room), ZSTR_LEN(room)));
+}
+
+/* public function close(int $id, int $code = 1000, string $reason = ""): bool */
+ZEND_METHOD(WebsocketServer, close)
+{
+	zend_long id, code = WS_CLOSE_NORMAL;
+	zend_string *reason = NULL;
+	ZEND_PARSE_PARAMETERS_START(1, 3)
+	Z_PARAM_LONG(id)
+	Z_PARAM_OPTIONAL
+	Z_PARAM_LONG(code)
+	Z_PARAM_STR(reason)
+	ZEND_PARSE_PARAMETERS_END();
+	php_ws_server *srv = this_server(ZEND_THIS);
+	if (!srv)
+		RETURN_THROWS();
+	if (!php_ws_check_close(code, reason, 2))
+		RETURN_THROWS();
+	RETURN_BOOL(id > 0 && ws_server_close_id(srv->core, (uint64_t)id, (uint16_t)code,
+	                                         reason ? ZSTR_VAL(reason) : "",
+	                                         reason ? ZSTR_LEN(reason) : 0) == 0);
+}
+
+static void add_figures(zval *to, const ws_worker_stats *w)
+{
+	add_assoc_long(to, "connections", (zend_long)ws_stat_get(&w->connections));
+	add_assoc_long(to, "messages_in", (zend_long)ws_stat_get(&w->messages_in));
+	add_assoc_long(to, "messages_out", (zend_long)ws_stat_get(&w->messages_out));
+	add_assoc_long(to, "bytes_in", (zend_long)ws_stat_get(&w->bytes_in));
+	add_assoc_long(to, "bytes_out", (zend_long)ws_stat_get(&w->bytes_out));
+}
+
+/* public function stats(): array */
+ZEND_METHOD(WebsocketServer, stats)
+{
+	ZEND_PARSE_PARAMETERS_NONE();
+	php_ws_server *srv = this_server(ZEND_THIS);
+	if (!srv)
+		RETURN_THROWS();
+	const ws_stats *st = ws_server_stats(srv->core);
+	zval workers;
+	array_init_size(&workers, st->workers);
+	uint64_t sum[6] = {0};
+	for (unsigned i = 0; i < st->workers; i++) {
+		const ws_worker_stats *w = &st->w[i];
+		zval one;
+		array_init(&one);
+		add_assoc_long(&one, "worker", i);
+		add_assoc_long(&one, "pid", (zend_long)ws_stat_get(&w->pid));
+		add_figures(&one, w);
+		uint64_t dropped = ws_stat_get(&w->bus_dropped) + ws_stat_get(&w->master_dropped);
+		add_assoc_long(&one, "bus_queue",
+		               (zend_long)(ws_stat_get(&w->bus_queue) + ws_stat_get(&w->master_queue)));
+		add_assoc_long(&one, "bus_dropped", (zend_long)dropped);
+		add_assoc_long(&one, "restarts", (zend_long)ws_stat_get(&w->restarts));
+		add_assoc_double(&one, "started", (double)ws_stat_get(&w->started_ms) / 1000.0);
+		add_next_index_zval(&workers, &one);
+		sum[0] += ws_stat_get(&w->connections);
+		sum[1] += ws_stat_get(&w->messages_in);
+		sum[2] += ws_stat_get(&w->messages_out);
+		sum[3] += ws_stat_get(&w->bytes_in);
+		sum[4] += ws_stat_get(&w->bytes_out);
+		sum[5] += dropped;
+	}
+	array_init(return_value);
+	static const char *const names[] = {"connections", "messages_in", "messages_out",
+	                                    "bytes_in",    "bytes_out",   "bus_dropped"};
+	for (int i = 0; i < 6; i++)
+		add_assoc_long(return_value, names[i], (zend_long)sum[i]);
+	add_assoc_zval(return_value, "workers", &workers);
+}
+
+/* public function workerId(): int */
+ZEND_METHOD(WebsocketServer, workerId)
+{
+	ZEND_PARSE_PARAMETERS_NONE();
+	php_ws_server *srv = this_server(ZEND_THIS);
+	if (!srv)
+		RETURN_THROWS();
+	RETURN_LONG(srv->worker_id);
+}
+
+/* public function control(string $command): int */
+ZEND_METHOD(WebsocketServer, control)
+{
+	zend_string *command;
+	ZEND_PARSE_PARAMETERS_START(1, 1)
+	Z_PARAM_STR(command)
+	ZEND_PARSE_PARAMETERS_END();
+	php_ws_server *srv = this_server(ZEND_THIS);
+	if (!srv)
+		RETURN_THROWS();
+	bool stop = zend_string_equals_literal(command, "stop");
+	bool reload = zend_string_equals_literal(command, "reload");
+	if (!stop && !reload && !zend_string_equals_literal(command, "status")) {
+		zend_argument_value_error(1, "must be \"stop\", \"reload\" or \"status\", \"%s\" given",
+		                          ZSTR_VAL(command));
+		RETURN_THROWS();
+	}
+	if (!srv->pid_file) {
+		zend_throw_exception(ws_exception_ce,
+		                     "control() needs the pid_file of the running server in the config", 0);
+		RETURN_THROWS();
+	}
+	pid_t pid = running_pid(srv->pid_file);
+	if (!pid) {
+		php_printf("not running\n");
+		RETURN_LONG(1);
+	}
+	if (reload) {
+		if (kill(pid, SIGUSR1) < 0) {
+			php_printf("cannot signal pid %ld: %s\n", (long)pid, strerror(errno));
+			RETURN_LONG(1);
+		}
+		php_printf("reloading (pid %ld)\n", (long)pid);
+		RETURN_LONG(0);
+	}
+	if (!stop) {
+		php_printf("running (pid %ld)\n", (long)pid);
+		RETURN_LONG(0);
+	}
+	if (kill(pid, SIGTERM) < 0) {
+		php_printf("cannot signal pid %ld: %s\n", (long)pid, strerror(errno));
+		RETURN_LONG(1);
+	}
+	/* Wait for the graceful stop: the grace period, then a margin for the workers' exit. */
+	uint64_t waited_ms = 0, limit_ms = (uint64_t)srv->cfg.shutdown_timeout_ms + 5000;
+	while (alive(pid) && waited_ms < limit_ms) {
+		usleep(20 * 1000);
+		waited_ms += 20;
+	}
+	if (alive(pid)) {
+		php_printf("still running after %.1f s (pid %ld)\n", (double)waited_ms / 1000, (long)pid);
+		RETURN_LONG(1);
+	}
+	php_printf("stopped (pid %ld)\n", (long)pid);
+	RETURN_LONG(0);
 }
 
 /* ---- timers ---- */
@@ -449,7 +830,7 @@ ZEND_METHOD(WebsocketServer, getPort)
 	if (!srv)
 		RETURN_THROWS();
 	int port = ws_server_port(srv->core);
-	RETURN_LONG(port > 0 ? port : 0);
+	RETURN_LONG(port > 0 ? port : srv->master_port);
 }
 
 /* public function getConfig(): array */

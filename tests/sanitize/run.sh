@@ -1,5 +1,6 @@
 #!/bin/sh
-# tests/sanitize/run.sh - runs the phpt suite and the conformance suite under a memory checker.
+# tests/sanitize/run.sh - runs the phpt suite and the conformance suite (and, under ASan, the
+# workers suite) under a memory checker.
 #   sh tests/sanitize/run.sh asan       the extension built with ASan and UBSan, PHP on the system
 #                                       allocator (USE_ZEND_ALLOC=0), LeakSanitizer at every exit
 #   sh tests/sanitize/run.sh valgrind   the extension's normal build under valgrind memcheck
@@ -177,6 +178,27 @@ else
 fi
 pass=$((pass + p))
 fail=$((fail + f))
+
+# -- workers (asan only: valgrind is too slow for 400 clients) --------------------------------
+# The master, the workers it forks and the replacements of a reload all inherit the ASan
+# runtime; each writes its own report file if it has anything to say.
+if [ "$mode" = asan ]; then
+	work_log=$logs/workers.log
+	start=$(date +%s)
+	WS_PHP="$ws_php" sh "$scratch/tests/workers/run.sh" >"$work_log" 2>&1
+	rc=$?
+	secs=$(($(date +%s) - start))
+	read_summary "$work_log" "$rc"
+	[ -z "$summary_line" ] && tail -20 "$work_log"
+	if [ "$f" -eq 0 ]; then
+		echo "ok   workers: $p passed ($secs s)"
+	else
+		grep -v '^ok ' "$work_log" | sed 's/^/  /'
+		echo "FAIL workers: $p passed, $f failed ($secs s)"
+	fi
+	pass=$((pass + p))
+	fail=$((fail + f))
+fi
 
 # -- reports ---------------------------------------------------------------------------------
 # Whose report it is: the command line (without -d options) of the php the wrapper started with

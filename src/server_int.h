@@ -1,0 +1,86 @@
+/* server_int.h - the server's state, shared by server.c (one loop: accept, connections,
+ * broadcast, stop) and worker.c (the same server as one worker of several: bus, routing,
+ * reload handoff). Private to those two files. */
+#ifndef WS_SERVER_INT_H
+#define WS_SERVER_INT_H
+
+#include "bus.h"
+#include "rooms.h"
+#include "server.h"
+#include "stats.h"
+
+#define ACCEPT_BATCH    64
+#define ACCEPT_RETRY_MS 100
+#define RBUF_MIN        (64 * 1024)
+#define ID_WORKER_SHIFT 40
+
+typedef struct ip_count {
+	struct ip_count *next;
+	uint32_t count;
+	char ip[WS_NET_ADDR_MAX];
+} ip_count;
+
+struct ws_server {
+	ws_server_config cfg;
+	char *host;
+	char **subprotocols;
+	char **origins;
+	ws_conn_limits limits;
+	ws_server_hooks hooks;
+	ws_conn_env env;
+	ws_loop *loop;
+	int listen_fd;
+	int port;
+	ws_io listen_io;
+	ws_timer *accept_timer;
+	ws_timer *stop_timer;
+	ws_timer *keepalive_timer;
+	int reserve_fd; /* spent to accept and refuse a connection when descriptors run out */
+	ip_count **ips; /* connections per remote address, when max_connections_per_ip is set */
+	size_t ip_buckets;
+	bool stopping;
+	bool running;
+	uint64_t next_seq;
+	ws_conn *head;    /* every connection not yet finished */
+	size_t num_conns; /* in that list */
+	size_t num_open;  /* of those, handshake completed */
+	ws_conn *pending; /* connections with output to flush this turn */
+	ws_conn **dead;   /* finished, to free after the turn */
+	size_t num_dead, cap_dead;
+	ws_conn **slots; /* id table, open addressing with linear probing */
+	size_t slot_cap, slot_count;
+	ws_rooms *rooms;     /* created with the first join */
+	ws_stats *stats;     /* every worker's counters (shared) or this process's (private) */
+	ws_worker_stats *my; /* this process's record in stats */
+	ws_stats *own_stats; /* what ws_server_new mapped (freed with the server) */
+	/* as one worker of several (see worker.h); bus is NULL otherwise */
+	ws_bus_chan *bus;
+	unsigned workers; /* 1 without a master */
+	int handoff_fd;   /* a successor receives its predecessor's connections here, or -1 */
+	int stop_phase;   /* 0 serving; 1 quiesced, waiting for the master's FLUSH; 2 closing */
+	bool handed_off;  /* every connection went to the successor: exit when the rest is done */
+	uint64_t last_drop_report_ms;
+	uint64_t drops_unreported;
+};
+
+/* worker.c, called by server.c */
+int ws_worker_start(ws_server *s, ws_err *err); /* in ws_server_run, before the loop */
+void ws_worker_turn(ws_server *s);              /* before the loop waits: flush the bus */
+void ws_worker_free(ws_server *s);
+/* Queues a message for the master (see bus.h); a full queue counts a drop. Returns 0,
+ * WS_ETOOBIG or WS_ENOMEM. */
+int ws_worker_post(ws_server *s, uint8_t type, uint8_t flags, uint16_t code, uint64_t target,
+                   const uint64_t *except, size_t n_except, const char *room, size_t room_len,
+                   const uint8_t *data, size_t len);
+
+/* server.c, called by worker.c */
+int ws_server_link(ws_server *s, ws_conn *c); /* joins the list and id table; 0 or WS_ENOMEM */
+void ws_server_close_listener(ws_server *s);
+int ws_server_listen_fd(ws_server *s, int fd, ws_err *err); /* serves a bound socket */
+/* Local delivery only (the bus already carried the message here). */
+ssize_t ws_server_deliver_all(ws_server *s, const uint8_t *data, size_t len, bool binary,
+                              const uint64_t *except, size_t n_except);
+ssize_t ws_server_deliver_room(ws_server *s, const char *room, size_t room_len, const uint8_t *data,
+                               size_t len, bool binary, const uint64_t *except, size_t n_except);
+
+#endif

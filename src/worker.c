@@ -1,0 +1,502 @@
+/* worker.c - a server as one worker of several (ws_server_set_worker): the bus to the master,
+ * delivery of what other workers sent, the two-phase graceful stop, and the reload handoff.
+ *
+ * Stop: STOP from the master makes the worker read what its clients already sent, stop
+ * accepting and reading, and answer QUIESCED after every message it produced. Once every
+ * worker has answered, the master relays what is still in flight and then sends FLUSH, which
+ * starts this process's ordinary graceful stop (Close 1001 after queued data).
+ *
+ * Handoff: a successor sends READY, then reads its predecessor's connections from a socket
+ * the master gave it, before it accepts or reads the bus. The predecessor, on HANDOFF, stops
+ * reading its clients and writes one record per connection (descriptor over SCM_RIGHTS,
+ * parser state, the message being assembled, unparsed input, unsent output, rooms, the user
+ * object's blob), then HANDED on the bus; it finishes only the connections that were already
+ * closing, and exits. Bytes a client sends meanwhile wait in the kernel for the successor. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "server_int.h"
+#include "alloc.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STOP_READ_MAX     (1024 * 1024) /* what a stop reads per connection before closing */
+#define HANDOFF_MAGIC     0x57534830u   /* "WSH0" */
+#define HANDOFF_MAX       (1ull << 31)  /* bytes of one record after its header */
+#define HANDOFF_TIMEO_S   10
+#define DROP_REPORT_MS    1000
+#define BUS_FLUSH_WAIT_MS 5000
+
+/* One connection on the handoff socket, followed by msg_len + in_len + out_len +
+ * proto_len + rooms_len + user_len bytes. Both ends are forks of one binary. */
+typedef struct handoff_rec {
+	uint32_t magic;
+	uint32_t state; /* WS_CONN_HANDSHAKE or WS_CONN_OPEN; 0 with id 0 ends the stream */
+	uint64_t id;
+	uint64_t last_read_ms, ping_sent_ms;
+	uint64_t msg_len, in_len, out_len;
+	uint32_t proto_len, rooms_len, user_len;
+	int32_t remote_port;
+	uint8_t msg_binary, needs_drain, ping_sent, ctrl_len;
+	ws_frame_parser frames;
+	ws_utf8 utf8;
+	char remote_ip[WS_NET_ADDR_MAX];
+	uint8_t ctrl[WS_FRAME_MAX_CONTROL];
+} handoff_rec;
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- posting to the master ---- */
+
+int ws_worker_post(ws_server *s, uint8_t type, uint8_t flags, uint16_t code, uint64_t target,
+                   const uint64_t *except, size_t n_except, const char *room, size_t room_len,
+                   const uint8_t *data, size_t len)
+{
+	if (!s->bus || s->handed_off)
+		return WS_ECLOSED;
+	ws_chunk *m = n_except > UINT32_MAX
+	                  ? NULL
+	                  : ws_bus_encode_ids(type, flags, code, s->cfg.worker_index, target, except,
+	                                      (uint32_t)n_except, room, (uint32_t)room_len, data, len);
+	int rc = m ? ws_bus_chan_queue(s->bus, m) : WS_ENOMEM;
+	if (m)
+		ws_chunk_unref(m);
+	if (rc < 0 && type <= WS_BUS_LEAVE) {
+		ws_stat_add(&s->my->bus_dropped, 1);
+		s->drops_unreported++;
+	}
+	return rc == WS_ECLOSED ? WS_ETOOBIG : rc;
+}
+
+static void post_control(ws_server *s, uint8_t type, uint64_t arg)
+{
+	ws_chunk *m =
+	    ws_bus_encode_ids(type, 0, 0, s->cfg.worker_index, arg, NULL, 0, NULL, 0, NULL, 0);
+	if (m) {
+		ws_bus_chan_queue(s->bus, m); /* control messages are few and tiny: max_out allows */
+		ws_chunk_unref(m);
+	}
+}
+
+void ws_worker_turn(ws_server *s)
+{
+	ws_bus_chan_flush(s->bus);
+	ws_stat_set(&s->my->bus_queue, s->bus->out_bytes);
+	if (s->drops_unreported && s->hooks.on_bus_overflow) {
+		uint64_t now = ws_loop_now_ms(s->loop);
+		if (now - s->last_drop_report_ms >= DROP_REPORT_MS) {
+			uint64_t n = s->drops_unreported;
+			s->drops_unreported = 0;
+			s->last_drop_report_ms = now;
+			s->hooks.on_bus_overflow(s->env.owner, n);
+		}
+	}
+}
+
+/* ---- the stop ---- */
+
+/* Phase 1: take in what clients already sent, then stop accepting and reading. */
+static void quiesce(ws_server *s)
+{
+	if (s->stop_phase)
+		return;
+	s->stop_phase = 1;
+	ws_server_close_listener(s);
+	/* Hooks run by the reads may finish connections; walk a snapshot of ids. */
+	size_t n = 0, cap = s->num_conns;
+	uint64_t *ids = cap ? ws_malloc(cap * sizeof(*ids)) : NULL;
+	for (ws_conn *c = s->head; c && ids && n < cap; c = c->next)
+		ids[n++] = c->id;
+	for (size_t i = 0; i < n; i++) {
+		ws_conn *c = ws_server_find(s, ids[i]);
+		if (c && c->state == WS_CONN_OPEN)
+			ws_conn_read_pending(c, STOP_READ_MAX);
+	}
+	ws_free(ids);
+	for (ws_conn *c = s->head; c; c = c->next)
+		ws_conn_hold_input(c, true);
+	post_control(s, WS_BUS_QUIESCED, 0);
+}
+
+/* Phase 2: everything relayed has arrived; close like a single process does. */
+static void finish_stop(ws_server *s)
+{
+	s->stop_phase = 2;
+	for (ws_conn *c = s->head; c; c = c->next)
+		ws_conn_hold_input(c, false); /* to read the clients' Close replies */
+	ws_server_stop_here(s);
+}
+
+/* ---- the handoff: sending ---- */
+
+static int send_all(int fd, const void *data, size_t len)
+{
+	return len ? ws_bus_send_fd(fd, data, len, -1) : 0;
+}
+
+static int send_conn(ws_server *s, int sock, ws_conn *c)
+{
+	handoff_rec r;
+	memset(&r, 0, sizeof(r));
+	r.magic = HANDOFF_MAGIC;
+	r.state = c->state;
+	r.id = c->id;
+	r.last_read_ms = c->last_read_ms;
+	r.ping_sent_ms = c->ping_sent_ms;
+	r.msg_len = c->msg_len;
+	r.in_len = ws_buf_avail(&c->in);
+	r.out_len = c->out_bytes;
+	r.proto_len = c->subprotocol ? (uint32_t)strlen(c->subprotocol) : 0;
+	r.remote_port = c->remote_port;
+	r.msg_binary = c->msg_binary;
+	r.needs_drain = c->needs_drain;
+	r.ping_sent = c->ping_sent;
+	r.ctrl_len = c->ctrl_len;
+	r.frames = c->frames;
+	r.utf8 = c->utf8;
+	memcpy(r.remote_ip, c->remote_ip, sizeof(r.remote_ip));
+	memcpy(r.ctrl, c->ctrl, sizeof(r.ctrl));
+	/* rooms: u16 length + name, each */
+	ws_buf rooms = {0};
+	for (size_t i = 0; i < ws_server_conn_rooms(c); i++) {
+		size_t len;
+		const char *name = ws_server_conn_room(c, i, &len);
+		uint16_t l16 = (uint16_t)len;
+		if (ws_buf_append(&rooms, &l16, 2) < 0 || ws_buf_append(&rooms, name, len) < 0) {
+			ws_buf_release(&rooms);
+			return WS_ENOMEM;
+		}
+	}
+	r.rooms_len = (uint32_t)ws_buf_avail(&rooms);
+	size_t user_len = 0;
+	uint8_t *user =
+	    c->user && s->hooks.handoff_save ? s->hooks.handoff_save(s->env.owner, c, &user_len) : NULL;
+	r.user_len = (uint32_t)user_len;
+	int rc = ws_bus_send_fd(sock, &r, sizeof(r), c->io.fd);
+	if (rc == 0)
+		rc = send_all(sock, c->msg_data, c->msg_len);
+	if (rc == 0 && r.in_len)
+		rc = send_all(sock, c->in.ptr + c->in.head, r.in_len);
+	for (uint32_t i = 0; rc == 0 && i < c->out_count; i++) {
+		ws_chunk *ch = c->out[(c->out_head + i) % c->out_cap];
+		size_t skip = i == 0 ? c->out_off : 0;
+		rc = send_all(sock, ch->data + skip, ch->len - skip);
+	}
+	if (rc == 0)
+		rc = send_all(sock, c->subprotocol, r.proto_len);
+	if (rc == 0)
+		rc = send_all(sock, rooms.ptr, r.rooms_len);
+	if (rc == 0)
+		rc = send_all(sock, user, user_len);
+	ws_buf_release(&rooms);
+	ws_free(user);
+	return rc;
+}
+
+static void hand_off(ws_server *s, int sock)
+{
+	ws_server_close_listener(s);
+	/* From here on this process's figures are no longer the slot's: the successor's are. */
+	s->handed_off = true;
+	ws_worker_stats *mine = &s->own_stats->w[0];
+	*mine = *s->my;
+	s->my = mine;
+	s->env.stats = mine;
+	for (ws_conn *c = s->head; c; c = c->next)
+		ws_conn_hold_input(c, true);
+	uint64_t handed = 0;
+	int rc = 0;
+	for (ws_conn *c = s->head, *next; c && rc == 0; c = next) {
+		next = c->next;
+		if (c->state != WS_CONN_OPEN && c->state != WS_CONN_HANDSHAKE) {
+			ws_conn_hold_input(c, false); /* closing: finish it here */
+			continue;
+		}
+		rc = send_conn(s, sock, c);
+		if (rc == 0) {
+			ws_conn_forget(c);
+			handed++;
+		}
+	}
+	handoff_rec end;
+	memset(&end, 0, sizeof(end));
+	end.magic = HANDOFF_MAGIC;
+	if (rc == 0)
+		send_all(sock, &end, sizeof(end));
+	close(sock);
+	/* Connections that could not be handed (the successor died) are dropped, not kept with
+	 * no one reading them. */
+	for (ws_conn *c = s->head, *next; c; c = next) {
+		next = c->next;
+		if (c->input_held)
+			ws_conn_abort(c);
+	}
+	post_control(s, WS_BUS_HANDED, handed);
+	ws_bus_chan_flush_all(s->bus, BUS_FLUSH_WAIT_MS);
+}
+
+/* ---- the handoff: receiving ---- */
+
+static int recv_all(int fd, void *data, size_t len)
+{
+	int ignored;
+	int rc = len ? ws_bus_recv_fd(fd, data, len, &ignored) : 0;
+	if (len && rc == 0 && ignored >= 0)
+		close(ignored);
+	return rc;
+}
+
+static void restore_rooms(ws_server *s, ws_conn *c, const uint8_t *p, size_t len)
+{
+	while (len >= 2) {
+		uint16_t l;
+		memcpy(&l, p, 2);
+		if ((size_t)l + 2 > len)
+			return;
+		ws_server_conn_join(s, c, (const char *)p + 2, l);
+		p += 2 + l;
+		len -= 2 + (size_t)l;
+	}
+}
+
+/* Rebuilds one connection from its record and body; takes fd. */
+static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *body)
+{
+	ws_conn_state state = r->state == WS_CONN_OPEN ? WS_CONN_OPEN : WS_CONN_HANDSHAKE;
+	ws_conn *c = ws_conn_adopt(&s->env, fd, r->id, state);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	memcpy(c->remote_ip, r->remote_ip, sizeof(c->remote_ip));
+	c->remote_ip[sizeof(c->remote_ip) - 1] = '\0';
+	c->remote_port = r->remote_port;
+	c->last_read_ms = r->last_read_ms;
+	c->ping_sent_ms = r->ping_sent_ms;
+	c->ping_sent = r->ping_sent;
+	c->msg_binary = r->msg_binary;
+	c->utf8 = r->utf8;
+	c->ctrl_len = r->ctrl_len <= WS_FRAME_MAX_CONTROL ? r->ctrl_len : 0;
+	memcpy(c->ctrl, r->ctrl, sizeof(c->ctrl));
+	if (state == WS_CONN_OPEN) {
+		c->frames = r->frames;
+		c->frames.max_frame_bytes = s->limits.max_frame_bytes;
+	}
+	bool ok = ws_server_link(s, c) == 0;
+	const uint8_t *p = body;
+	if (ok && r->msg_len) {
+		/* The frame being received still has `remaining` bytes for this message. */
+		uint64_t more = c->frames.in_frame && !(c->frames.opcode & 8) ? c->frames.remaining : 0;
+		size_t cap = (size_t)(r->msg_len + more);
+		uint8_t *data = NULL;
+		const ws_server_hooks *h = &s->hooks;
+		c->msg = h->msg_alloc ? h->msg_alloc(s->env.owner, cap, &data) : ws_malloc(cap);
+		if (!h->msg_alloc)
+			data = c->msg;
+		ok = c->msg != NULL;
+		if (ok) {
+			memcpy(data, p, r->msg_len);
+			c->msg_data = data;
+			c->msg_len = r->msg_len;
+			c->msg_cap = cap;
+		}
+	}
+	p += r->msg_len;
+	if (ok && r->in_len)
+		ok = ws_buf_append(&c->in, p, r->in_len) == 0;
+	p += r->in_len;
+	if (ok && r->out_len) {
+		ws_chunk *out = ws_chunk_new(r->out_len);
+		ok = out != NULL;
+		if (ok) {
+			memcpy(out->data, p, r->out_len);
+			ok = ws_conn_queue_raw(c, out) == 0;
+			ws_chunk_unref(out);
+			c->needs_drain = r->needs_drain;
+		}
+	}
+	p += r->out_len;
+	if (ok && r->proto_len && (c->subprotocol = ws_malloc(r->proto_len + 1)) != NULL) {
+		memcpy(c->subprotocol, p, r->proto_len);
+		c->subprotocol[r->proto_len] = '\0';
+	}
+	p += r->proto_len;
+	if (!ok) {
+		ws_conn_abort(c);
+		return;
+	}
+	if (state == WS_CONN_OPEN)
+		s->env.opened(s, c);
+	restore_rooms(s, c, p, r->rooms_len);
+	p += r->rooms_len;
+	if (s->hooks.handoff_restore)
+		s->hooks.handoff_restore(s->env.owner, c, r->user_len ? p : NULL, r->user_len);
+	/* Input that arrived with the record (a request head, a partial frame) may already be
+	 * complete enough to parse; the next read will do it, and the socket may hold more. */
+}
+
+static void receive_handoff(ws_server *s, int sock)
+{
+	struct timeval tv = {.tv_sec = HANDOFF_TIMEO_S};
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		handoff_rec r;
+		int fd = -1;
+		if (ws_bus_recv_fd(sock, &r, sizeof(r), &fd) < 0 || r.magic != HANDOFF_MAGIC) {
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		if (r.id == 0) {
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		uint64_t size =
+		    r.msg_len + r.in_len + r.out_len + (uint64_t)r.proto_len + r.rooms_len + r.user_len;
+		uint8_t *body = size <= HANDOFF_MAX ? ws_malloc(size ? size : 1) : NULL;
+		if (!body || fd < 0 || recv_all(sock, body, size) < 0) {
+			ws_free(body);
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		adopt(s, &r, fd, body);
+		ws_free(body);
+	}
+	close(sock);
+}
+
+/* ---- the bus ---- */
+
+static void on_bus(ws_bus_chan *ch, const ws_bus_msg *m, void *arg)
+{
+	(void)ch;
+	ws_server *s = arg;
+	bool binary = m->flags & WS_BUS_F_BINARY;
+	uint64_t stack_ids[16], *ids = stack_ids;
+	if (m->n_except > 16 && !(ids = ws_malloc(m->n_except * sizeof(*ids))))
+		return;
+	for (uint32_t i = 0; i < m->n_except; i++)
+		ids[i] = ws_bus_except(m, i);
+	ws_conn *c = NULL;
+	switch (m->type) {
+	case WS_BUS_SEND:
+		if ((c = ws_server_find(s, m->target)) != NULL)
+			ws_conn_send(c, m->data, m->len, binary);
+		break;
+	case WS_BUS_BROADCAST:
+		ws_server_deliver_all(s, m->data, m->len, binary, ids, m->n_except);
+		break;
+	case WS_BUS_PUBLISH:
+		ws_server_deliver_room(s, m->room, m->room_len, m->data, m->len, binary, ids, m->n_except);
+		break;
+	case WS_BUS_CLOSE:
+		if ((c = ws_server_find(s, m->target)) != NULL)
+			ws_conn_close(c, m->code, (const char *)m->data, m->len);
+		break;
+	case WS_BUS_JOIN:
+		if ((c = ws_server_find(s, m->target)) != NULL)
+			ws_server_conn_join(s, c, m->room, m->room_len);
+		break;
+	case WS_BUS_LEAVE:
+		if ((c = ws_server_find(s, m->target)) != NULL)
+			ws_server_conn_leave(s, c, m->room, m->room_len);
+		break;
+	case WS_BUS_STOP:
+		quiesce(s);
+		break;
+	case WS_BUS_FLUSH:
+		finish_stop(s);
+		break;
+	case WS_BUS_HANDOFF: {
+		int fd = ws_bus_chan_take_fd(ch);
+		if (fd >= 0)
+			hand_off(s, fd);
+		break;
+	}
+	default:
+		break;
+	}
+	if (ids != stack_ids)
+		ws_free(ids);
+}
+
+static void on_bus_eof(ws_bus_chan *ch, int err, void *arg)
+{
+	(void)ch;
+	(void)err;
+	ws_server *s = arg;
+	/* The master is gone: nobody will relay or supervise; stop gracefully on our own. */
+	if (!s->handed_off) {
+		for (ws_conn *c = s->head; c; c = c->next)
+			ws_conn_hold_input(c, false);
+		ws_server_stop_here(s);
+	}
+}
+
+/* This process's figures become the slot's (a successor's only once it takes over). */
+static void claim_slot(ws_server *s)
+{
+	ws_stat_set(&s->my->pid, (uint64_t)getpid());
+	ws_stat_set(&s->my->started_ms, wall_ms());
+}
+
+int ws_server_set_worker(ws_server *s, const ws_worker_env *w, ws_err *err)
+{
+	/* The loop was made before the fork: its epoll set is the master's too. */
+	if (ws_loop_fork_reset(s->loop) < 0)
+		return ws_err_set(err, WS_ESYS, errno, "cannot create the worker's event loop: %s",
+		                  strerror(errno));
+	s->workers = w->workers;
+	s->cfg.worker_index = w->index;
+	s->stats = w->stats;
+	s->my = &w->stats->w[w->index];
+	s->env.stats = s->my;
+	s->handoff_fd = w->handoff_fd;
+	if (s->handoff_fd < 0)
+		claim_slot(s);
+	s->bus = ws_bus_chan_new(s->loop, w->bus_fd, w->bus_max, on_bus, on_bus_eof, s);
+	if (!s->bus)
+		return ws_err_set(err, WS_ENOMEM, 0, "out of memory setting up the worker's bus");
+	ws_bus_chan_pause(s->bus, true);
+	return ws_server_listen_fd(s, w->listen_fd, err);
+}
+
+int ws_worker_start(ws_server *s, ws_err *err)
+{
+	(void)err;
+	post_control(s, WS_BUS_READY, 0);
+	if (s->handoff_fd >= 0) {
+		/* The master hands our predecessor the other end once it has read READY. */
+		ws_bus_chan_flush_all(s->bus, BUS_FLUSH_WAIT_MS);
+		int sock = s->handoff_fd;
+		s->handoff_fd = -1;
+		claim_slot(s); /* the predecessor has stopped writing the slot's figures */
+		receive_handoff(s, sock);
+	}
+	ws_bus_chan_pause(s->bus, false);
+	return 0;
+}
+
+void ws_worker_free(ws_server *s)
+{
+	if (s->bus) {
+		ws_bus_chan_free(s->bus);
+		s->bus = NULL;
+	}
+	if (s->handoff_fd >= 0) {
+		close(s->handoff_fd);
+		s->handoff_fd = -1;
+	}
+}
