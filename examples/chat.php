@@ -1,13 +1,15 @@
 <?php
 // Chat server: every text message goes, unchanged, to every connected client (the sender
-// included). GET / serves chat.html, so a browser is the client.
+// included), whichever worker process holds it. GET / serves chat.html, so a browser is the client.
 //
-//   php -d extension=modules/websocket.so examples/chat.php [--host 0.0.0.0] [--port 8000]
+//   php -d extension=modules/websocket.so examples/chat.php [--host 0.0.0.0] [--port 8000] [--workers 4]
 //   then open http://localhost:8000/ in two tabs.
+//   php -d extension=modules/websocket.so examples/chat.php reload|status|stop [--port 8000]
+//   acts on that running server (see options.php).
 
 require __DIR__ . '/options.php';
 
-$options = example_options(['host' => '0.0.0.0', 'port' => 8000, 'workers' => 1]);
+$options = example_options(['name' => 'chat', 'host' => '0.0.0.0', 'port' => 8000, 'workers' => 1]);
 
 class ChatServer extends WebsocketServer
 {
@@ -21,7 +23,7 @@ class ChatServer extends WebsocketServer
 
     public function onWorkerStart(int $worker): void
     {
-        example_ready($this, $this->getConfig()['host']);
+        example_ready($this, $this->getConfig()['host'], $worker);
     }
 
     public function onRequest(WebsocketConnection $conn): array
@@ -44,9 +46,6 @@ class ChatServer extends WebsocketServer
     }
 }
 
-(new ChatServer([
-    'host' => $options['host'],
-    'port' => $options['port'],
-    'workers' => $options['workers'],
+example_run(new ChatServer(example_config($options) + [
     'max_message_size' => 64 * 1024,
-]))->start();
+]), $options);

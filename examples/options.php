@@ -1,5 +1,14 @@
 <?php
-// Command-line options shared by the examples: --host, --port and --workers.
+// Command line shared by the examples:
+//
+//   php examples/chat.php [start|stop|reload|status] [--host H] [--port N] [--workers N] [--pid-file PATH]
+//
+// `start` (the default) runs the server. With --port other than 0 the server writes its pid to
+// sys_get_temp_dir()/websocket-NAME-PORT.pid (or --pid-file), and `stop`, `reload` and `status`
+// with the same --port (or --pid-file) act on that running server through
+// WebsocketServer::control(), exiting with its status. --workers N > 1 runs N worker processes
+// under a master; `reload` (or SIGUSR1) then restarts them with fresh code without dropping
+// a client.
 
 if (!extension_loaded('websocket')) {
     fwrite(STDERR, "The websocket extension is not loaded. From the repository root run:\n"
@@ -8,39 +17,94 @@ if (!extension_loaded('websocket')) {
     exit(1);
 }
 
+const EXAMPLE_COMMANDS = ['start', 'stop', 'reload', 'status'];
+
 /**
- * @param array{host: string, port: int, workers: int} $defaults
- * @return array{host: string, port: int, workers: int}
+ * Parses the command word and the options (`--name value` or `--name=value`, in any order).
+ * @param array{name: string, host: string, port: int, workers: int} $defaults
+ * @return array{command: string, host: string, port: int, workers: int, pid_file: ?string}
  */
 function example_options(array $defaults): array
 {
-    $given = getopt('', ['host:', 'port:', 'workers:', 'help']);
-    if (isset($given['help'])) {
-        printf("usage: php %s [--host %s] [--port %d] [--workers %d]\n",
-            $GLOBALS['argv'][0], $defaults['host'], $defaults['port'], $defaults['workers']);
-        exit(0);
-    }
-    $options = $defaults;
-    foreach (['host', 'port', 'workers'] as $name) {
-        if (!isset($given[$name])) {
+    $args = array_slice($GLOBALS['argv'], 1);
+    $options = $defaults + ['command' => 'start', 'pid_file' => null];
+    $given = [];
+    while ($args) {
+        $arg = array_shift($args);
+        if ($arg === '--help' || $arg === '-h') {
+            example_usage($defaults);
+            exit(0);
+        }
+        if (in_array($arg, EXAMPLE_COMMANDS, true)) {
+            $options['command'] = $arg;
             continue;
         }
-        $value = is_array($given[$name]) ? end($given[$name]) : $given[$name];
-        if ($name !== 'host') {
+        if (!preg_match('/^--(host|port|workers|pid-file)(?:=(.*))?$/s', $arg, $m)) {
+            fwrite(STDERR, "unknown argument \"$arg\"\n");
+            example_usage($defaults, STDERR);
+            exit(2);
+        }
+        $value = $m[2] ?? array_shift($args);
+        if ($value === null) {
+            fwrite(STDERR, "--$m[1] needs a value\n");
+            exit(2);
+        }
+        if ($m[1] === 'port' || $m[1] === 'workers') {
             if (!ctype_digit($value)) {
-                fwrite(STDERR, "--$name must be a whole number, \"$value\" given\n");
+                fwrite(STDERR, "--$m[1] must be a whole number, \"$value\" given\n");
                 exit(2);
             }
             $value = (int) $value;
         }
-        $options[$name] = $value;
+        $given[str_replace('-', '_', $m[1])] = $value;
     }
+    $options = $given + $options;
+    if ($options['pid_file'] === null && $options['port'] !== 0) {
+        $options['pid_file'] = sys_get_temp_dir() . "/websocket-{$defaults['name']}-{$options['port']}.pid";
+    }
+    unset($options['name']);
     return $options;
 }
 
-/** Prints the one readiness line that scripts and tests wait for. */
-function example_ready(WebsocketServer $server, string $host): void
+/** @param resource $to */
+function example_usage(array $defaults, $to = STDOUT): void
 {
+    fprintf($to, "usage: php %s [start|stop|reload|status] [--host %s] [--port %d] [--workers %d] [--pid-file PATH]\n",
+        $GLOBALS['argv'][0], $defaults['host'], $defaults['port'], $defaults['workers']);
+}
+
+/** The part of the server's configuration that the command line sets. */
+function example_config(array $options): array
+{
+    return [
+        'host' => $options['host'],
+        'port' => $options['port'],
+        'workers' => $options['workers'],
+        'pid_file' => $options['pid_file'],
+    ];
+}
+
+/** Runs the command: start() the server, or control() the one that runs with this pid file. */
+function example_run(WebsocketServer $server, array $options): void
+{
+    if ($options['command'] === 'start') {
+        $server->start();
+        return;
+    }
+    if ($options['pid_file'] === null) {
+        fwrite(STDERR, "$options[command] needs the --port of the running server (not 0) or its --pid-file\n");
+        exit(2);
+    }
+    exit($server->control($options['command']));
+}
+
+/** Prints the one readiness line that scripts and tests wait for: worker 0 prints it, so with
+ * several workers it still appears once when the server starts. */
+function example_ready(WebsocketServer $server, string $host, int $worker = 0): void
+{
+    if ($worker !== 0) {
+        return;
+    }
     $shown = str_contains($host, ':') ? "[$host]" : $host;
     echo "listening on ws://$shown:{$server->getPort()}/\n";
     flush();

@@ -5,7 +5,7 @@ set -u
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-make test NO_INTERACTION=1 TESTS="-q --show-diff -j2 ${*:-tests/server tests/connection tests/config tests/protocol}" >"$log" 2>&1
+make test NO_INTERACTION=1 TESTS="-q --show-diff -j2 ${*:-tests/server tests/connection tests/config tests/protocol tests/rooms}" >"$log" 2>&1
 rc=$?
 grep -E "^(FAIL|SKIP|BORK|LEAK)|^(Tests (passed|failed|skipped))" "$log"
 count() { sed -n "s/^Tests $1 *: *\([0-9]*\).*/\1/p" "$log" | head -1; }

@@ -10,13 +10,19 @@ $c = (new WebsocketServer(['port' => 0, 'host' => '127.0.0.1', 'handshake_timeou
 var_dump($c['port'], $c['host'], $c['handshake_timeout'] == 2, $c['subprotocols'], $c['backlog']);
 ?>
 --EXPECT--
-array(19) {
+array(22) {
   ["host"]=>
   string(7) "0.0.0.0"
   ["port"]=>
   int(8000)
   ["workers"]=>
   int(1)
+  ["pid_file"]=>
+  NULL
+  ["bus_buffer_size"]=>
+  int(16777216)
+  ["reload_timeout"]=>
+  float(30)
   ["backlog"]=>
   int(511)
   ["reuse_port"]=>

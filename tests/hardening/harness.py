@@ -73,15 +73,24 @@ def check(cond, why):
 # -- the server under test -------------------------------------------------------------------
 
 
+READY = r"^listening on ws://127\.0\.0\.1:(\d+)/$"
+
+
 class Srv:
     """tests/hardening/server.php with a config and a mode. `prefix` goes before the php command
-    (e.g. prlimit); it must exec php so that self.pid is the server itself."""
+    (e.g. prlimit); it must exec php so that self.pid is the server itself. Another suite can
+    run its own `script` (called as `script JSON MODE *args`) with its own readiness line
+    `ready` (a regex whose group 1 is the port)."""
 
-    def __init__(self, config=None, mode="lab", prefix=(), ready_timeout=10.0):
+    def __init__(self, config=None, mode="lab", prefix=(), ready_timeout=10.0, script=None,
+                 args=(), ready=READY):
         self.config = dict(config or {})
         self.mode = mode
         self.prefix = list(prefix)
         self.ready_timeout = ready_timeout
+        self.script = script or os.path.join(HERE, "server.php")
+        self.args = [str(a) for a in args]
+        self.ready = ready
         self.proc = None
         self.port = None
         self.lines = []  # (monotonic time, line)
@@ -91,16 +100,15 @@ class Srv:
 
     def start(self):
         self.errlog = tempfile.TemporaryFile()
-        cmd = self.prefix + php_command() + [os.path.join(HERE, "server.php"),
-                                             json.dumps(self.config), self.mode]
+        cmd = self.prefix + php_command() + [self.script, json.dumps(self.config),
+                                             self.mode] + self.args
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=self.errlog,
                                      start_new_session=True)
         register_pid(self.proc.pid)
         threading.Thread(target=self._read, daemon=True).start()
-        line = self.wait_line(r"^listening on ws://127\.0\.0\.1:(\d+)/$", self.ready_timeout,
-                              what="the server's listening line")
-        self.port = int(line.split(":")[-1].rstrip("/"))
+        line = self.wait_line(self.ready, self.ready_timeout, what="the server's listening line")
+        self.port = int(re.search(self.ready, line).group(1))
         return self
 
     def __enter__(self):

@@ -34,11 +34,11 @@ function phpCommand() {
 
 const servers = new Set(); // every server started; killed on exit, whatever happens
 
-// Starts `$WS_PHP <script> --host 127.0.0.1 --port <port, default 0>` in its own process group and resolves
-// with {port, stop()} once it printed `listening on ws://127.0.0.1:PORT/`.
-function startServer(script, port = 0, readyMs = 15000) {
+// Starts `$WS_PHP <script> --host 127.0.0.1 --port <port, default 0> [extraArgs...]` in its own process
+// group and resolves with {port, stop()} once it printed `listening on ws://127.0.0.1:PORT/`.
+function startServer(script, port = 0, readyMs = 15000, extraArgs = []) {
 	const cmd = phpCommand();
-	const child = spawn(cmd[0], [...cmd.slice(1), script, '--host', '127.0.0.1', '--port', String(port)], {
+	const child = spawn(cmd[0], [...cmd.slice(1), script, '--host', '127.0.0.1', '--port', String(port), ...extraArgs], {
 		cwd: ROOT,
 		detached: true,
 		stdio: ['ignore', 'pipe', 'pipe'],
