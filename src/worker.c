@@ -339,7 +339,8 @@ static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *bod
 		s->env.opened(s, c);
 	restore_rooms(s, c, p, r->rooms_len);
 	p += r->rooms_len;
-	if (s->hooks.handoff_restore)
+	/* A connection still in its handshake gets its user object when the request is whole. */
+	if (state == WS_CONN_OPEN && s->hooks.handoff_restore)
 		s->hooks.handoff_restore(s->env.owner, c, r->user_len ? p : NULL, r->user_len);
 	/* Input that arrived with the record (a request head, a partial frame) may already be
 	 * complete enough to parse; the next read will do it, and the socket may hold more. */

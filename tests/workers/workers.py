@@ -1201,6 +1201,53 @@ def _():
         app.remove()
 
 
+@test("reload_mid_frame_and_handshake", 40)
+def _():
+    """A reload while connections are mid-way: a frame whose header and half its payload
+    arrived, a fragmented message with its first fragment in, a control frame cut after two
+    bytes, an upgrade request without its final CRLF. The new workers finish each of them
+    from the state handed over: the echoes are whole, the 101 comes"""
+    with WSrv({"workers": 2}) as s:
+        cs = open_until(s, 2)
+        a, b, c = cs[0], cs[1], cs[2]
+        text = "e:" + "x" * 3000
+        frame = wsraw.encode_frame(OP_TEXT, text)
+        a.send(frame[:1500])
+        b.send(wsraw.encode_frame(OP_TEXT, "e:first-", fin=False))
+        ping = wsraw.encode_frame(wsraw.OP_PING, b"still here")
+        c.send(ping[:2])
+        h = Client(s.port)
+        key = wsraw.new_key()
+        req = wsraw.upgrade_request(key=key)
+        h.send(req[:-2])
+        time.sleep(0.2)  # the old workers have read and parsed all of it
+        old = dict(s.ready_pids)
+        mark = s.mark()
+        s.signal(signal.SIGUSR1)
+        s.wait_ready(range(2), mark, 10.0, exclude=set(old.values()))
+        end = time.monotonic() + 10
+        while any(alive(p) for p in old.values()):
+            check(time.monotonic() < end, "the old workers did not exit after the reload")
+            time.sleep(0.02)
+        a.send(frame[1500:])
+        check(recv_text(a, "the echo of the frame cut by the reload") == text,
+              "the frame cut by the reload did not come back whole")
+        b.send(wsraw.encode_frame(wsraw.OP_CONT, "second", fin=True))
+        check(recv_text(b, "the echo of the fragmented message") == "e:first-second",
+              "the fragmented message did not come back whole")
+        c.send(ping[2:])
+        f = c.recv_frame("the pong")
+        check(f.op == wsraw.OP_PONG and f.payload == b"still here", "expected the pong, got %r" % (f,))
+        h.send(req[-2:])
+        resp = h.read_response()
+        check(resp.status == 101, "the upgrade cut by the reload got %r" % resp.raw[:60])
+        check(resp.header("sec-websocket-accept") == wsraw.accept_for(key), "bad accept key")
+        h.send_frame(OP_TEXT, "e:after")
+        check(recv_text(h, "an echo on the late upgrade") == "e:after", "no echo after the upgrade")
+        for x in (a, b, c):
+            check(ask(x, "version", "version ") == "version v1", "the connection still works")
+
+
 @test("reload_broken_code", 40)
 def _():
     """SIGUSR1 with new code that does not compile: the reload stops, the old workers keep
