@@ -4,6 +4,12 @@
 #include "php_ws.h"
 #include "zend_exceptions.h"
 #include "../alloc.h"
+#if PHP_VERSION_ID >= 80200
+#include "ext/random/php_random.h"
+#else
+#include "ext/standard/php_mt_rand.h"
+#include "ext/standard/php_rand.h"
+#endif
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -291,6 +297,8 @@ static int serve(php_ws_server *srv, ws_err *err)
 static void run_worker(php_ws_server *srv, ws_worker_env *env)
 {
 	srv->pid_file_written = false; /* the master's */
+	/* A generator seeded before the fork would give every worker the same numbers. */
+	php_mt_srand((uint32_t)GENERATE_SEED());
 	srv->worker_id = (int)env->index;
 	srv->worker_stats = env->stats;
 	ws_err err = {0};
