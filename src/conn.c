@@ -784,27 +784,6 @@ static void on_io(ws_loop *loop, ws_io *io, unsigned events)
 
 /* ---- life ---- */
 
-ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockaddr_storage *addr)
-{
-	ws_conn *c = ws_calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->env = env;
-	c->id = id;
-	c->io.slot = -1;
-	c->http.max_head_bytes = env->limits->max_header_bytes;
-	c->frames.require_mask = true;
-	c->frames.max_frame_bytes = env->limits->max_frame_bytes;
-	ws_net_format_addr(addr, c->remote_ip, sizeof(c->remote_ip), &c->remote_port);
-	if (ws_loop_io_start(env->loop, &c->io, fd, WS_IO_READ, on_io) < 0) {
-		ws_free(c);
-		return NULL;
-	}
-	set_timer(c, env->limits->handshake_timeout_ms);
-	c->last_read_ms = ws_loop_now_ms(env->loop);
-	return c;
-}
-
 ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state state)
 {
 	ws_conn *c = ws_calloc(1, sizeof(*c));
@@ -827,6 +806,15 @@ ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state stat
 	c->last_read_ms = ws_loop_now_ms(env->loop);
 	return c;
 }
+
+ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockaddr_storage *addr)
+{
+	ws_conn *c = ws_conn_adopt(env, fd, id, WS_CONN_HANDSHAKE);
+	if (c)
+		ws_net_format_addr(addr, c->remote_ip, sizeof(c->remote_ip), &c->remote_port);
+	return c;
+}
+
 
 int ws_conn_queue_raw(ws_conn *c, ws_chunk *chunk)
 {

@@ -173,8 +173,9 @@ struct ws_conn {
  * (the caller closes fd). */
 ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockaddr_storage *addr);
 
-/* Creates a connection for a socket handed over by a predecessor worker, in `state` (HANDSHAKE
- * or OPEN), reading unless held. The caller restores the rest of the state (handoff). */
+/* Creates a connection in `state` (HANDSHAKE, or OPEN for a socket handed over by a
+ * predecessor worker) that reads fd; a handshake is bounded by its timeout. ws_conn_new
+ * uses it; after a handoff the caller restores the rest of the state. */
 ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state state);
 
 /* Queues bytes that are already frames (output carried over by a handoff). Takes a reference. */

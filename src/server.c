@@ -717,28 +717,29 @@ int ws_server_conn_join(ws_server *s, ws_conn *c, const char *room, size_t len)
 	return ws_rooms_join(s->rooms, &c->rooms, c, room, len);
 }
 
-int ws_server_join(ws_server *s, uint64_t id, const char *room, size_t len)
+static int join_or_leave(ws_server *s, uint64_t id, const char *room, size_t len, bool join)
 {
 	if (!len || len > WS_ROOM_NAME_MAX)
 		return WS_EINVAL;
 	if (!is_local(s, id)) {
-		int rc = ws_worker_post(s, WS_BUS_JOIN, 0, 0, id, NULL, 0, room, len, NULL, 0);
+		int rc = ws_worker_post(s, join ? WS_BUS_JOIN : WS_BUS_LEAVE, 0, 0, id, NULL, 0, room, len,
+		                        NULL, 0);
 		return rc < 0 ? rc : 0;
 	}
 	ws_conn *c = ws_server_find(s, id);
-	return c ? ws_server_conn_join(s, c, room, len) : 0;
+	if (!c)
+		return 0;
+	return join ? ws_server_conn_join(s, c, room, len) : ws_server_conn_leave(s, c, room, len);
+}
+
+int ws_server_join(ws_server *s, uint64_t id, const char *room, size_t len)
+{
+	return join_or_leave(s, id, room, len, true);
 }
 
 int ws_server_leave(ws_server *s, uint64_t id, const char *room, size_t len)
 {
-	if (!len || len > WS_ROOM_NAME_MAX)
-		return WS_EINVAL;
-	if (!is_local(s, id)) {
-		int rc = ws_worker_post(s, WS_BUS_LEAVE, 0, 0, id, NULL, 0, room, len, NULL, 0);
-		return rc < 0 ? rc : 0;
-	}
-	ws_conn *c = ws_server_find(s, id);
-	return c ? ws_server_conn_leave(s, c, room, len) : 0;
+	return join_or_leave(s, id, room, len, false);
 }
 
 int ws_server_conn_leave(ws_server *s, ws_conn *c, const char *room, size_t len)

@@ -74,7 +74,8 @@ static void headers_array(zval *out, const ws_http_request *req)
 	}
 }
 
-zend_object *php_ws_connection_create(php_ws_server *srv, ws_conn *c, const ws_http_request *req)
+/* A new object for c with what the core knows: id, address, port. */
+static zend_object *connection_for(php_ws_server *srv, ws_conn *c)
 {
 	zend_object *obj = connection_create_object(ws_connection_ce);
 	php_ws_connection *pc = php_ws_connection_from_obj(obj);
@@ -84,6 +85,12 @@ zend_object *php_ws_connection_create(php_ws_server *srv, ws_conn *c, const ws_h
 	set_prop_str(obj, PHP_WS_PROP_REMOTE_ADDRESS, ws_conn_remote_ip(c),
 	             strlen(ws_conn_remote_ip(c)));
 	set_prop_long(obj, PHP_WS_PROP_REMOTE_PORT, ws_conn_remote_port(c));
+	return obj;
+}
+
+zend_object *php_ws_connection_create(php_ws_server *srv, ws_conn *c, const ws_http_request *req)
+{
+	zend_object *obj = connection_for(srv, c);
 	set_prop_str(obj, PHP_WS_PROP_METHOD, req->method, req->method_len);
 	const char *q = memchr(req->target, '?', req->target_len);
 	size_t path_len = q ? (size_t)(q - req->target) : req->target_len;
@@ -192,14 +199,7 @@ uint8_t *php_ws_connection_save(php_ws_server *srv, zend_object *obj, size_t *le
 
 void php_ws_connection_restore(php_ws_server *srv, ws_conn *c, const uint8_t *blob, size_t len)
 {
-	zend_object *obj = connection_create_object(ws_connection_ce);
-	php_ws_connection *pc = php_ws_connection_from_obj(obj);
-	pc->conn = c;
-	pc->server = srv;
-	set_prop_long(obj, PHP_WS_PROP_ID, (zend_long)ws_conn_id(c));
-	set_prop_str(obj, PHP_WS_PROP_REMOTE_ADDRESS, ws_conn_remote_ip(c),
-	             strlen(ws_conn_remote_ip(c)));
-	set_prop_long(obj, PHP_WS_PROP_REMOTE_PORT, ws_conn_remote_port(c));
+	zend_object *obj = connection_for(srv, c);
 	const char *proto = ws_conn_subprotocol(c);
 	set_prop_str(obj, PHP_WS_PROP_SUBPROTOCOL, proto ? proto : "", proto ? strlen(proto) : 0);
 	zval state;

@@ -162,43 +162,31 @@ fi
 pass=$((pass + p))
 fail=$((fail + f))
 
-# -- conformance -----------------------------------------------------------------------------
-conf_log=$logs/conformance.log
-start=$(date +%s)
-WS_PHP="$ws_php" sh "$scratch/tests/conformance/run.sh" >"$conf_log" 2>&1
-rc=$?
-secs=$(($(date +%s) - start))
-read_summary "$conf_log" "$rc"
-[ -z "$summary_line" ] && tail -20 "$conf_log"
-if [ "$f" -eq 0 ]; then
-	echo "ok   conformance: $p passed ($secs s)"
-else
-	grep -v '^ok ' "$conf_log" | sed 's/^/  /'
-	echo "FAIL conformance: $p passed, $f failed ($secs s)"
-fi
-pass=$((pass + p))
-fail=$((fail + f))
-
-# -- workers (asan only: valgrind is too slow for 400 clients) --------------------------------
-# The master, the workers it forks and the replacements of a reload all inherit the ASan
-# runtime; each writes its own report file if it has anything to say.
-if [ "$mode" = asan ]; then
-	work_log=$logs/workers.log
+# -- conformance, and workers (asan only: valgrind is too slow for 400 clients) --------------
+# A suite run against this build: `part NAME COMMAND...` adds its counts to the totals.
+part() {
+	name=$1
+	shift
+	log=$logs/$name.log
 	start=$(date +%s)
-	WS_PHP="$ws_php" sh "$scratch/tests/workers/run.sh" >"$work_log" 2>&1
+	WS_PHP="$ws_php" "$@" >"$log" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - start))
-	read_summary "$work_log" "$rc"
-	[ -z "$summary_line" ] && tail -20 "$work_log"
+	read_summary "$log" "$rc"
+	[ -z "$summary_line" ] && tail -20 "$log"
 	if [ "$f" -eq 0 ]; then
-		echo "ok   workers: $p passed ($secs s)"
+		echo "ok   $name: $p passed ($secs s)"
 	else
-		grep -v '^ok ' "$work_log" | sed 's/^/  /'
-		echo "FAIL workers: $p passed, $f failed ($secs s)"
+		grep -v '^ok ' "$log" | sed 's/^/  /'
+		echo "FAIL $name: $p passed, $f failed ($secs s)"
 	fi
 	pass=$((pass + p))
 	fail=$((fail + f))
-fi
+}
+part conformance sh "$scratch/tests/conformance/run.sh"
+# The master, the workers it forks and the replacements of a reload all inherit the ASan
+# runtime; each writes its own report file if it has anything to say.
+[ "$mode" = asan ] && part workers sh "$scratch/tests/workers/run.sh"
 
 # -- reports ---------------------------------------------------------------------------------
 # Whose report it is: the command line (without -d options) of the php the wrapper started with
