@@ -6,6 +6,7 @@ bytes are its settings (see the comment at the top of fuzz_<target>.c), then the
 """
 import os
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MASK = bytes([0x37, 0xFA, 0x21, 0x3D])
@@ -130,3 +131,71 @@ buses = {
 }
 for name, data in buses.items():
     write("bus", name, struct.pack("<H", 17) + data)
+
+# fuzz_inflate: byte 0 = window bits - 8 (bits 0-2) and no context takeover (bit 3); byte 1 =
+# output window; bytes 2-3 = piece sizes - 1; byte 4 = level (low nibble), memLevel (high);
+# then the bytes, taken both as a compressed message and as plain text to round-trip.
+
+
+def deflated(data, bits=15, level=6, flush=zlib.Z_SYNC_FLUSH, zdict=None):
+    c = zlib.compressobj(level, zlib.DEFLATED, -bits, 8, zlib.Z_DEFAULT_STRATEGY,
+                         *([zdict] if zdict else []))
+    out = c.compress(data) + c.flush(flush)
+    return out[:-4] if flush in (zlib.Z_SYNC_FLUSH, zlib.Z_FULL_FLUSH) else out
+
+
+TEXT = b"The quick brown fox jumps over the lazy dog. " * 8 + '{"id": 1, "name": "κόσμε"}'.encode()
+inflates = {
+    # RFC 7692 7.2.3 examples.
+    "rfc_hello": (0x07, b"\xf2\x48\xcd\xc9\xc9\x07\x00"),
+    "rfc_hello_again": (0x07, b"\xf2\x00\x11\x00\x00"),
+    "rfc_stored": (0x07, b"\x00\x05\x00\xfa\xff\x48\x65\x6c\x6c\x6f\x00"),
+    "rfc_bfinal": (0x07, b"\xf3\x48\xcd\xc9\xc9\x07\x00\x00"),
+    "rfc_two_blocks": (0x07, b"\xf2\x48\x05\x00\x00\x00\xff\xff\xca\xc9\xc9\x07\x00"),
+    "rfc_empty": (0x0F, b"\x00"),
+    "empty_payload": (0x07, b""),
+    "text_sync": (0x07, deflated(TEXT)),
+    "text_sync_nct": (0x0F, deflated(TEXT)),
+    "text_window_9": (0x01, deflated(TEXT, bits=9)),
+    "text_window_8": (0x00, deflated(TEXT, bits=9)),
+    "text_full_flush": (0x07, deflated(TEXT, level=9, flush=zlib.Z_FULL_FLUSH)),
+    "text_finish": (0x07, deflated(TEXT, flush=zlib.Z_FINISH)),
+    "text_finish_00": (0x07, deflated(TEXT, flush=zlib.Z_FINISH) + b"\x00"),
+    "text_stored": (0x07, deflated(TEXT, level=0)),
+    "zeros_bomb": (0x07, deflated(bytes(300000), level=9)),
+    "dictionary_reference": (0x07, deflated(TEXT, zdict=TEXT)),
+    "truncated": (0x07, deflated(TEXT)[:40]),
+    "reserved_block_type": (0x07, b"\x06\x00"),
+    "bad_nlen": (0x07, b"\x00\x05\x00\x00\x00Hello"),
+}
+for name, (cfg, data) in inflates.items():
+    write("inflate", name, bytes([cfg, 0x05, 6, 0, 0x86]) + data)
+write("inflate", "plain_text_big_window", bytes([0x07, 0x83, 200, 17, 0x89]) + TEXT)
+
+# fuzz_extensions: byte 0 = config (bits 0-2 server bits - 8, 3-5 client bits - 8, 6 no server
+# takeover, 7 no client takeover); byte 1 = lines - 1; bytes 2-3 = cut points; byte 4 =
+# response buffer size; then the header text.
+PMD = b"permessage-deflate"
+offers = {
+    "bare": PMD,
+    "chrome": PMD + b"; client_max_window_bits",
+    "all_params": PMD + b"; server_no_context_takeover; client_no_context_takeover; "
+                        b"server_max_window_bits=10; client_max_window_bits=9",
+    "quoted": PMD + b'; server_max_window_bits="12"; client_max_window_bits="1\\0"',
+    "whitespace": b" \t" + PMD + b" ;\tserver_max_window_bits = 11 , ",
+    "case": b"PerMessage-Deflate; Client_No_Context_Takeover",
+    "several_offers": PMD + b"; server_max_window_bits=7, " + PMD + b"; foo, " + PMD
+                      + b"; client_max_window_bits=8",
+    "webkit_then_ours": b"x-webkit-deflate-frame, " + PMD + b"; client_max_window_bits",
+    "quoted_comma": b'foo; a="x, ' + PMD + b'", ' + PMD,
+    "duplicate": PMD + b"; server_no_context_takeover; server_no_context_takeover",
+    "leading_zero": PMD + b"; server_max_window_bits=08",
+    "unterminated": PMD + b'; server_max_window_bits="10, ' + PMD,
+}
+for name, data in offers.items():
+    write("extensions", name, bytes([0x3F, 0, 0, 0, 128]) + data)
+write("extensions", "three_lines_small_config",
+      bytes([0x12, 2, 20, 45, 128]) + b"foo; bar=baz, " + PMD + b"; server_max_window_bits=15, "
+      + PMD + b"; client_max_window_bits")
+write("extensions", "no_takeover_config_short_buffer",
+      bytes([0xFF, 0, 0, 0, 40]) + PMD + b"; client_max_window_bits=10")

@@ -27,7 +27,9 @@ BIN=tests/fuzz/bin
 TARGETS='fuzz_http http src/http.c src/handshake.c -lcrypto
 fuzz_frame frame src/frame.c src/utf8.c
 fuzz_utf8 utf8 src/utf8.c
-fuzz_bus bus src/bus.c src/buf.c src/alloc.c src/loop.c'
+fuzz_bus bus src/bus.c src/buf.c src/alloc.c src/loop.c
+fuzz_inflate inflate src/deflate.c src/buf.c src/alloc.c -lz
+fuzz_extensions extensions src/deflate.c src/buf.c src/alloc.c -lz'
 
 case $SECONDS_PER_TARGET in
 '' | *[!0-9]*)

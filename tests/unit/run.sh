@@ -23,7 +23,8 @@ test_loop src/loop.c src/alloc.c
 test_loop_poll src/alloc.c
 test_rooms src/rooms.c src/alloc.c
 test_stats src/stats.c src/alloc.c
-test_bus src/bus.c src/buf.c src/loop.c src/alloc.c'
+test_bus src/bus.c src/buf.c src/loop.c src/alloc.c
+test_deflate src/deflate.c src/buf.c src/alloc.c -lz'
 
 mkdir -p "$BIN"
 passed=0

@@ -1,0 +1,725 @@
+/* deflate.c - permessage-deflate (RFC 7692): the negotiation of Sec-WebSocket-Extensions
+ * offers, and the message compressor and decompressor over zlib (raw DEFLATE, no header).
+ * The negotiation reads header values as a list of extensions (RFC 7230 7 list rules, RFC 6455
+ * 9.1 grammar) and declines, one by one, the offers it cannot read. The codecs allocate their
+ * zlib state through alloc.h, lazily, and the decompressor writes only into the windows its
+ * caller passes, so a decompression bomb costs the caller what the caller allows and the codec
+ * nothing beyond its fixed state. See deflate.h for the contract. */
+#include "deflate.h"
+#include "alloc.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#define WINDOW_BITS_MIN 8
+#define WINDOW_BITS_MAX 15
+
+/* ---- negotiation ---- */
+
+enum {
+	P_SERVER_NO_CONTEXT_TAKEOVER,
+	P_CLIENT_NO_CONTEXT_TAKEOVER,
+	P_SERVER_MAX_WINDOW_BITS,
+	P_CLIENT_MAX_WINDOW_BITS,
+	P_COUNT
+};
+
+static const char *const param_names[P_COUNT] = {
+    "server_no_context_takeover",
+    "client_no_context_takeover",
+    "server_max_window_bits",
+    "client_max_window_bits",
+};
+
+/* One permessage-deflate offer as read: which parameters it has, and the window bits given
+ * (0 when client_max_window_bits came without a value). */
+typedef struct offer {
+	bool has[P_COUNT];
+	uint8_t server_bits;
+	uint8_t client_bits;
+} offer;
+
+/* A parameter value after unquoting. Only the first bytes are kept: every value we accept
+ * has at most two characters, so a longer one only needs to be known as longer. */
+typedef struct value {
+	bool present;
+	size_t len;
+	char text[3];
+} value;
+
+static bool is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* qdtext and the second byte of a quoted-pair (RFC 7230 3.2.6): HTAB, SP, VCHAR, obs-text. */
+static bool is_qchar(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7F);
+}
+
+static const char *skip_ows(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+static const char *skip_token(const char *p, const char *end)
+{
+	while (p < end && is_tchar((unsigned char)*p))
+		p++;
+	return p;
+}
+
+static bool token_is(const char *p, const char *end, const char *name)
+{
+	size_t n = strlen(name);
+
+	if ((size_t)(end - p) != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != name[i])
+			return false;
+	}
+	return true;
+}
+
+/* The end of the list element that starts at p: the next comma outside a quoted-string, or
+ * the end of the line. A comma inside quotes never splits an element, so an extension we do
+ * not know cannot hide or fake an offer of ours; an unterminated quote runs to the end. */
+static const char *element_end(const char *p, const char *end)
+{
+	bool quoted = false;
+
+	for (; p < end; p++) {
+		if (quoted) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			else if (*p == '"')
+				quoted = false;
+		} else if (*p == '"') {
+			quoted = true;
+		} else if (*p == ',') {
+			break;
+		}
+	}
+	return p;
+}
+
+static void value_add(value *v, char c)
+{
+	if (v->len < sizeof(v->text))
+		v->text[v->len] = c;
+	v->len++;
+}
+
+/* Reads a token or a quoted-string at p, unquoting the latter. Returns the end of the value,
+ * or NULL when there is none or it is malformed. */
+static const char *read_value(const char *p, const char *end, value *v)
+{
+	v->present = true;
+	v->len = 0;
+	if (p < end && *p == '"') {
+		for (p++; p < end; p++) {
+			unsigned char c = (unsigned char)*p;
+			if (c == '"')
+				return p + 1;
+			if (c == '\\') {
+				if (++p == end)
+					return NULL;
+				c = (unsigned char)*p;
+			}
+			if (!is_qchar(c))
+				return NULL;
+			value_add(v, (char)c);
+		}
+		return NULL;
+	}
+	const char *q = skip_token(p, end);
+	if (q == p)
+		return NULL;
+	for (; p < q; p++)
+		value_add(v, *p);
+	return q;
+}
+
+/* RFC 7692 7.1.2: the value is 1*DIGIT without leading zeros, 8 to 15. Returns 0 when not. */
+static uint8_t window_bits(const value *v)
+{
+	if (v->len == 1 && (v->text[0] == '8' || v->text[0] == '9'))
+		return (uint8_t)(v->text[0] - '0');
+	if (v->len == 2 && v->text[0] == '1' && v->text[1] >= '0' && v->text[1] <= '5')
+		return (uint8_t)(10 + v->text[1] - '0');
+	return 0;
+}
+
+/* Records one parameter of an offer. False declines the offer: an unknown or repeated
+ * parameter, or a value that the parameter does not allow (RFC 7692 5 and 7.1). */
+static bool take_param(offer *o, const char *name, const char *name_end, const value *v)
+{
+	int k = 0;
+
+	while (k < P_COUNT && !token_is(name, name_end, param_names[k]))
+		k++;
+	if (k == P_COUNT || o->has[k])
+		return false;
+	o->has[k] = true;
+	switch (k) {
+	case P_SERVER_NO_CONTEXT_TAKEOVER:
+	case P_CLIENT_NO_CONTEXT_TAKEOVER:
+		return !v->present;
+	case P_SERVER_MAX_WINDOW_BITS:
+		o->server_bits = v->present ? window_bits(v) : 0;
+		return o->server_bits != 0;
+	default:
+		o->client_bits = v->present ? window_bits(v) : 0;
+		return !v->present || o->client_bits != 0;
+	}
+}
+
+/* Reads the list element [p, end). Returns true for a valid permessage-deflate offer (filled
+ * into *o); false for another extension, a malformed element or an offer we decline. */
+static bool read_offer(const char *p, const char *end, offer *o)
+{
+	memset(o, 0, sizeof(*o));
+	p = skip_ows(p, end);
+	const char *name = p;
+	p = skip_token(p, end);
+	if (!token_is(name, p, "permessage-deflate"))
+		return false;
+	for (;;) {
+		p = skip_ows(p, end);
+		if (p == end)
+			return true;
+		if (*p != ';')
+			return false;
+		p = skip_ows(p + 1, end);
+		const char *pname = p;
+		p = skip_token(p, end);
+		const char *pname_end = p;
+		if (pname == pname_end)
+			return false;
+		value v = {0};
+		p = skip_ows(p, end);
+		if (p < end && *p == '=') {
+			p = read_value(skip_ows(p + 1, end), end, &v);
+			if (!p)
+				return false;
+		}
+		if (!take_param(o, pname, pname_end, &v))
+			return false;
+	}
+}
+
+static uint8_t min_bits(uint8_t a, uint8_t b)
+{
+	return a < b ? a : b;
+}
+
+static bool config_valid(const ws_deflate_config *cfg)
+{
+	return cfg->server_max_window_bits >= WINDOW_BITS_MIN &&
+	       cfg->server_max_window_bits <= WINDOW_BITS_MAX &&
+	       cfg->client_max_window_bits >= WINDOW_BITS_MIN &&
+	       cfg->client_max_window_bits <= WINDOW_BITS_MAX;
+}
+
+/* Answers an accepted offer (RFC 7692 7.1.1, 7.1.2). Returns the response's length. */
+static int accept_offer(const ws_deflate_config *cfg, const offer *o, ws_deflate_params *out,
+                        char *text, size_t cap)
+{
+	bool server_nct = o->has[P_SERVER_NO_CONTEXT_TAKEOVER] || !cfg->server_context_takeover;
+	bool client_nct = o->has[P_CLIENT_NO_CONTEXT_TAKEOVER] || !cfg->client_context_takeover;
+	bool offered_server_bits = o->has[P_SERVER_MAX_WINDOW_BITS];
+	bool offered_client_bits = o->has[P_CLIENT_MAX_WINDOW_BITS];
+	uint8_t server_bits = cfg->server_max_window_bits;
+	uint8_t client_bits = WINDOW_BITS_MAX;
+
+	/* A limit offered for our window binds us and must be answered (7.1.2.1); without one we
+	 * still announce a smaller window of our own so the client can size its decompressor. */
+	if (offered_server_bits)
+		server_bits = min_bits(o->server_bits, server_bits);
+	/* We may ask for a smaller client window only when the offer says the client can take
+	 * the parameter (7.1.2.2); otherwise the client compresses with up to 15 bits. */
+	if (offered_client_bits)
+		client_bits = min_bits(o->client_bits ? o->client_bits : WINDOW_BITS_MAX,
+		                       cfg->client_max_window_bits);
+
+	out->server_max_window_bits = server_bits;
+	out->client_max_window_bits = client_bits;
+	out->server_no_context_takeover = server_nct;
+	out->client_no_context_takeover = client_nct;
+
+	int n = snprintf(text, cap, "permessage-deflate%s%s", server_nct ? "; " : "",
+	                 server_nct ? param_names[P_SERVER_NO_CONTEXT_TAKEOVER] : "");
+	if (client_nct)
+		n += snprintf(text + n, cap - (size_t)n, "; %s", param_names[P_CLIENT_NO_CONTEXT_TAKEOVER]);
+	if (offered_server_bits || server_bits < WINDOW_BITS_MAX)
+		n += snprintf(text + n, cap - (size_t)n, "; %s=%u", param_names[P_SERVER_MAX_WINDOW_BITS],
+		              server_bits);
+	if (offered_client_bits)
+		n += snprintf(text + n, cap - (size_t)n, "; %s=%u", param_names[P_CLIENT_MAX_WINDOW_BITS],
+		              client_bits);
+	return n;
+}
+
+int ws_deflate_negotiate(const ws_deflate_config *cfg, const char *const *values,
+                         const size_t *lens, size_t n, ws_deflate_params *out, char *resp,
+                         size_t cap, size_t *resp_len)
+{
+	*resp_len = 0;
+	if (!config_valid(cfg))
+		return WS_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = values[i], *end = values[i] + lens[i];
+		while (p < end) {
+			const char *e = element_end(p, end);
+			offer o;
+			if (read_offer(p, e, &o)) {
+				char text[WS_DEFLATE_RESP_MAX + 1]; /* and snprintf's NUL */
+				ws_deflate_params agreed;
+				int len = accept_offer(cfg, &o, &agreed, text, sizeof(text));
+				if ((size_t)len > cap)
+					return WS_ETOOBIG;
+				memcpy(resp, text, (size_t)len);
+				*resp_len = (size_t)len;
+				*out = agreed;
+				return 1;
+			}
+			p = e < end ? e + 1 : e;
+		}
+	}
+	return 0;
+}
+
+/* ---- zlib glue ---- */
+
+static voidpf zalloc_cb(voidpf opaque, uInt items, uInt size)
+{
+	(void)opaque;
+	if (size && items > SIZE_MAX / size)
+		return Z_NULL;
+	return ws_malloc((size_t)items * size);
+}
+
+static void zfree_cb(voidpf opaque, voidpf p)
+{
+	(void)opaque;
+	ws_free(p);
+}
+
+static uInt clamp_uint(size_t n)
+{
+	return n > UINT_MAX ? UINT_MAX : (uInt)n;
+}
+
+static bool bits_valid(uint8_t bits)
+{
+	return bits >= WINDOW_BITS_MIN && bits <= WINDOW_BITS_MAX;
+}
+
+/* ---- compressor ---- */
+
+struct ws_deflater {
+	z_stream zs;
+	bool live; /* zs holds an initialised stream */
+	bool no_context_takeover;
+	int8_t level;
+	uint8_t mem_level;
+	uint8_t window_bits; /* as given to zlib: 9..15 */
+};
+
+static const uint8_t sync_tail[4] = {0x00, 0x00, 0xFF, 0xFF};
+
+ws_deflater *ws_deflater_new(const ws_deflate_params *p, const ws_deflate_config *cfg)
+{
+	if (!bits_valid(p->server_max_window_bits) || cfg->mem_level < 1 || cfg->mem_level > 9 ||
+	    cfg->level < -1 || cfg->level > 9)
+		return NULL;
+	ws_deflater *d = ws_calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->no_context_takeover = p->server_no_context_takeover;
+	d->level = cfg->level;
+	d->mem_level = cfg->mem_level;
+	/* zlib rejects 8 for raw deflate and uses 9 in its place. That still honours an agreed
+	 * 8: zlib never emits a distance above its window minus MIN_LOOKAHEAD (262 bytes), so a
+	 * 512-byte window reaches back at most 250 bytes, within the 256 the client keeps. */
+	d->window_bits = p->server_max_window_bits < 9 ? 9 : p->server_max_window_bits;
+	return d;
+}
+
+static void deflater_end(ws_deflater *d)
+{
+	if (d->live) {
+		deflateEnd(&d->zs);
+		d->live = false;
+	}
+}
+
+void ws_deflater_free(ws_deflater *d)
+{
+	if (!d)
+		return;
+	deflater_end(d);
+	ws_free(d);
+}
+
+void ws_deflater_idle(ws_deflater *d)
+{
+	if (d->no_context_takeover)
+		deflater_end(d);
+}
+
+static int deflater_start(ws_deflater *d)
+{
+	memset(&d->zs, 0, sizeof(d->zs));
+	d->zs.zalloc = zalloc_cb;
+	d->zs.zfree = zfree_cb;
+	int rc = deflateInit2(&d->zs, d->level, Z_DEFLATED, -(int)d->window_bits, d->mem_level,
+	                      Z_DEFAULT_STRATEGY);
+	if (rc != Z_OK)
+		return rc == Z_MEM_ERROR ? WS_ENOMEM : WS_EINVAL;
+	d->live = true;
+	return 0;
+}
+
+/* Runs deflate over data[0, len) and the sync flush, appending everything to out and counting
+ * it in *appended. Returns 0 or a WS_E* code. */
+static int deflate_into(ws_deflater *d, const uint8_t *data, size_t len, ws_buf *out,
+                        size_t *appended)
+{
+	size_t left = len;
+
+	d->zs.next_in = (Bytef *)(uintptr_t)data;
+	d->zs.avail_in = 0;
+	for (;;) {
+		if (d->zs.avail_in == 0 && left) {
+			d->zs.avail_in = clamp_uint(left);
+			left -= d->zs.avail_in;
+		}
+		/* Flushing starts once zlib holds the last input; after a full output window the
+		 * same flush value is repeated until zlib leaves room (zlib.h, deflate()). */
+		int flush = left ? Z_NO_FLUSH : Z_SYNC_FLUSH;
+		/* Guess a quarter of the input, then let the buffer double: text shrinks to a
+		 * fraction, and incompressible data costs a few doublings at most. */
+		if (ws_buf_reserve(out, 64 + (d->zs.avail_in + left) / 4) < 0)
+			return WS_ENOMEM;
+		uInt room = clamp_uint(out->cap - out->len);
+		d->zs.next_out = out->ptr + out->len;
+		d->zs.avail_out = room;
+		int rc = deflate(&d->zs, flush);
+		out->len += room - d->zs.avail_out;
+		*appended += room - d->zs.avail_out;
+		if (rc == Z_STREAM_ERROR)
+			return WS_EINVAL;
+		/* If the flush filled the window exactly, the next call finds nothing pending and
+		 * zlib emits one more empty stored block: 5 harmless bytes, still ending in the
+		 * 00 00 FF FF we strip. Stopping early instead could cut a message short. */
+		if (flush == Z_SYNC_FLUSH && d->zs.avail_out != 0)
+			return 0;
+	}
+}
+
+ssize_t ws_deflater_message(ws_deflater *d, const uint8_t *data, size_t len, ws_buf *out)
+{
+	size_t appended = 0;
+	int rc;
+
+	/* RFC 7692 7.2.3.6: the header of an empty stored block; the receiver's appended
+	 * 00 00 FF FF completes it. Every message of ours ends byte-aligned after a sync flush,
+	 * so this is valid in any context, and it needs no zlib stream. */
+	if (len == 0)
+		return ws_buf_append(out, "", 1) < 0 ? WS_ENOMEM : 1;
+	if (!d->live && (rc = deflater_start(d)) < 0)
+		return rc;
+	rc = deflate_into(d, data, len, out, &appended);
+	if (rc == 0 && (appended < sizeof(sync_tail) ||
+	                memcmp(out->ptr + out->len - sizeof(sync_tail), sync_tail, 4) != 0))
+		rc = WS_EINVAL;
+	if (rc < 0) {
+		/* Drop the partial message and the stream. A fresh stream is a valid continuation
+		 * even with context takeover: the peer's window stays where the last whole message
+		 * left it, and nothing obliges us to refer back to it. */
+		out->len -= appended;
+		deflater_end(d);
+		return rc;
+	}
+	out->len -= sizeof(sync_tail);
+	if (d->no_context_takeover)
+		deflateReset(&d->zs);
+	return (ssize_t)(appended - sizeof(sync_tail));
+}
+
+/* ---- decompressor ---- */
+
+struct ws_inflater {
+	z_stream zs;
+	bool live;       /* zs holds an initialised stream */
+	bool in_message; /* fed since the last message completed */
+	bool payload;    /* the current message had payload bytes */
+	bool stream_end; /* zlib saw a final block in this message */
+	bool boundary;   /* the last call that moved zlib ended between two blocks */
+	bool done;       /* the last message is complete */
+	bool no_context_takeover;
+	uint8_t window_bits;
+	uint8_t tail_fed; /* bytes of 00 00 FF FF given to zlib */
+	int failed;       /* sticky WS_E* code, or 0 */
+};
+
+ws_inflater *ws_inflater_new(const ws_deflate_params *p)
+{
+	if (!bits_valid(p->client_max_window_bits))
+		return NULL;
+	ws_inflater *f = ws_calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->window_bits = p->client_max_window_bits;
+	f->no_context_takeover = p->client_no_context_takeover;
+	return f;
+}
+
+static void inflater_end(ws_inflater *f)
+{
+	if (f->live) {
+		inflateEnd(&f->zs);
+		f->live = false;
+	}
+}
+
+void ws_inflater_free(ws_inflater *f)
+{
+	if (!f)
+		return;
+	inflater_end(f);
+	ws_free(f);
+}
+
+void ws_inflater_idle(ws_inflater *f)
+{
+	/* Abandoning a message: without context takeover the next one starts afresh; with it,
+	 * our window no longer matches the peer's, so nothing more can decode. */
+	if (f->in_message && f->payload && !f->no_context_takeover && !f->failed)
+		f->failed = WS_EPROTO;
+	f->in_message = false;
+	if (f->no_context_takeover || f->failed)
+		inflater_end(f);
+}
+
+bool ws_inflater_done(const ws_inflater *f)
+{
+	return f->done;
+}
+
+static int inflater_start(ws_inflater *f)
+{
+	memset(&f->zs, 0, sizeof(f->zs));
+	f->zs.zalloc = zalloc_cb;
+	f->zs.zfree = zfree_cb;
+	int rc = inflateInit2(&f->zs, -(int)f->window_bits);
+	if (rc != Z_OK)
+		return rc == Z_MEM_ERROR ? WS_ENOMEM : WS_EINVAL;
+	f->live = true;
+	return 0;
+}
+
+static ssize_t inflater_fail(ws_inflater *f, int code)
+{
+	f->failed = code;
+	f->in_message = false;
+	inflater_end(f);
+	return code;
+}
+
+/* After a final block (RFC 7692 7.2.3.4 allows one in place of the sync flush) zlib's stream
+ * is over, but with context takeover the next message may still refer to this one: start a
+ * new stream that keeps the window. The window is copied through the stack, so the codec
+ * still allocates nothing. zlib before 1.2.7.1 cannot read its window back; there the next
+ * message starts with an empty one, and a reference into it fails as WS_EPROTO. */
+static void restart_keeping_window(ws_inflater *f)
+{
+#if ZLIB_VERNUM >= 0x1271
+	Bytef window[1 << WINDOW_BITS_MAX];
+	uInt len = sizeof(window);
+
+	if (inflateGetDictionary(&f->zs, window, &len) != Z_OK)
+		len = 0;
+	inflateReset(&f->zs);
+	if (len)
+		inflateSetDictionary(&f->zs, window, len);
+#else
+	inflateReset(&f->zs);
+#endif
+}
+
+/* The message is complete. Returns 0 or WS_EPROTO. */
+static int finish_message(ws_inflater *f)
+{
+	/* After the tail a message that ended with a sync flush leaves zlib between blocks; one
+	 * that stops inside a block was cut short or was never DEFLATE. */
+	if (f->payload && !f->stream_end && !f->boundary)
+		return WS_EPROTO;
+	if (f->live && f->no_context_takeover)
+		inflateReset(&f->zs);
+	else if (f->live && f->stream_end)
+		restart_keeping_window(f);
+	f->in_message = false;
+	f->done = true;
+	return 0;
+}
+
+/* One inflate() call over the payload, else the tail, else nothing (to drain what zlib holds).
+ * Returns the zlib result and sets *produced. *drained tells that zlib stopped with output
+ * room left after the last input byte of the message: it has written all it can. */
+static int inflate_step(ws_inflater *f, const uint8_t **in, size_t *in_len, bool last, uint8_t *out,
+                        size_t room, size_t *produced, bool *drained)
+{
+	static uint8_t no_room; /* zlib wants a pointer even for an empty window */
+	bool from_payload = *in_len > 0;
+
+	if (from_payload) {
+		f->zs.next_in = (Bytef *)(uintptr_t)*in;
+		f->zs.avail_in = clamp_uint(*in_len);
+	} else if (last && f->tail_fed < sizeof(sync_tail)) {
+		f->zs.next_in = (Bytef *)(uintptr_t)(sync_tail + f->tail_fed);
+		f->zs.avail_in = (uInt)(sizeof(sync_tail) - f->tail_fed);
+	} else {
+		f->zs.next_in = (Bytef *)(uintptr_t)sync_tail;
+		f->zs.avail_in = 0;
+	}
+	uInt avail_in = f->zs.avail_in;
+	uInt avail_out = clamp_uint(room);
+	f->zs.next_out = room ? out : &no_room;
+	f->zs.avail_out = avail_out;
+	int rc = inflate(&f->zs, Z_SYNC_FLUSH);
+	uInt used = avail_in - f->zs.avail_in;
+	if (from_payload) {
+		*in += used;
+		*in_len -= used;
+	} else {
+		f->tail_fed = (uint8_t)(f->tail_fed + used);
+	}
+	*produced = avail_out - f->zs.avail_out;
+	/* zlib marks a block boundary (data_type 128) only in the call that reached it; a call
+	 * that moves nothing clears the mark, so it keeps the previous one. */
+	if (used || *produced)
+		f->boundary = (f->zs.data_type & 128) != 0;
+	*drained = last && *in_len == 0 && f->tail_fed == sizeof(sync_tail) && f->zs.avail_out != 0;
+	return rc;
+}
+
+static int zlib_code(int rc)
+{
+	switch (rc) {
+	case Z_MEM_ERROR:
+		return WS_ENOMEM;
+	case Z_STREAM_ERROR:
+		return WS_EINVAL;
+	default:
+		return WS_EPROTO; /* Z_DATA_ERROR, or Z_NEED_DICT, which raw DEFLATE cannot ask */
+	}
+}
+
+ssize_t ws_inflater_feed(ws_inflater *f, const uint8_t **in, size_t *in_len, bool last,
+                         uint8_t *out, size_t out_cap)
+{
+	size_t written = 0;
+	bool drained = false;
+	int rc;
+
+	if (f->failed)
+		return f->failed;
+	if (!f->in_message) {
+		f->in_message = true;
+		f->done = f->payload = f->stream_end = f->boundary = false;
+		f->tail_fed = 0;
+	}
+	if (*in_len)
+		f->payload = true;
+	if (f->payload && !f->live && (rc = inflater_start(f)) < 0)
+		return inflater_fail(f, rc);
+	while (f->payload && !f->stream_end) {
+		size_t produced;
+		uint8_t *dst = out_cap ? out + written : NULL;
+		rc = inflate_step(f, in, in_len, last, dst, out_cap - written, &produced, &drained);
+		written += produced;
+		if (rc == Z_STREAM_END)
+			f->stream_end = true;
+		else if (rc != Z_OK && rc != Z_BUF_ERROR)
+			return inflater_fail(f, zlib_code(rc));
+		else if (written == out_cap || drained ||
+		         (!*in_len && !(last && f->tail_fed < sizeof(sync_tail))))
+			break;
+	}
+	if (f->stream_end) {
+		/* What follows a final block is not DEFLATE data of this message: RFC 7692 7.2.3.4
+		 * has the sender add a 00 there, and the appended tail lands there too. */
+		*in += *in_len;
+		*in_len = 0;
+		drained = last;
+	}
+	if (last && !*in_len && (drained || !f->payload) && (rc = finish_message(f)) < 0)
+		return inflater_fail(f, rc);
+	return (ssize_t)written;
+}
+
+/* ---- carrying a context to another process (a reload's handoff) ---- */
+
+/* zlib's Get*Dictionary write the whole window whatever *len says, so cap must hold the
+ * largest window the stream can have before they are called. */
+size_t ws_deflater_window(ws_deflater *d, uint8_t *out, size_t cap)
+{
+	uInt len = 0;
+#if ZLIB_VERNUM >= 0x1290
+	if (d->live && !d->no_context_takeover && cap >= ((size_t)1 << d->window_bits) &&
+	    deflateGetDictionary(&d->zs, out, &len) != Z_OK)
+		len = 0;
+#else
+	(void)d;
+	(void)out;
+	(void)cap;
+#endif
+	return len;
+}
+
+int ws_deflater_set_window(ws_deflater *d, const uint8_t *window, size_t len)
+{
+	if (!len || d->no_context_takeover)
+		return 0;
+	int rc = d->live ? 0 : deflater_start(d);
+	if (rc < 0)
+		return rc;
+	return deflateSetDictionary(&d->zs, window, clamp_uint(len)) == Z_OK ? 0 : WS_EINVAL;
+}
+
+size_t ws_inflater_window(ws_inflater *f, uint8_t *out, size_t cap)
+{
+	uInt len = 0;
+#if ZLIB_VERNUM >= 0x1271
+	if (f->live && !f->no_context_takeover && !f->failed && !f->in_message &&
+	    cap >= ((size_t)1 << f->window_bits) && inflateGetDictionary(&f->zs, out, &len) != Z_OK)
+		len = 0;
+#else
+	(void)f;
+	(void)out;
+	(void)cap;
+#endif
+	return len;
+}
+
+int ws_inflater_set_window(ws_inflater *f, const uint8_t *window, size_t len)
+{
+	if (!len || f->no_context_takeover)
+		return 0;
+	int rc = f->live ? 0 : inflater_start(f);
+	if (rc < 0)
+		return rc;
+	return inflateSetDictionary(&f->zs, window, clamp_uint(len)) == Z_OK ? 0 : WS_EINVAL;
+}
