@@ -23,8 +23,9 @@ if test "$PHP_WEBSOCKET" != "no"; then
   PHP_EVAL_INCLINE($WEBSOCKET_OPENSSL_CFLAGS)
   PHP_EVAL_LIBLINE($WEBSOCKET_OPENSSL_LIBS, WEBSOCKET_SHARED_LIBADD)
 
-  dnl zlib carries permessage-deflate (RFC 7692).
-  PKG_CHECK_MODULES([WEBSOCKET_ZLIB], [zlib >= 1.2.3], [],
+  dnl zlib carries permessage-deflate (RFC 7692); 1.2.9 reads a compressor's window back, which a
+  dnl reload hands to the new worker (context takeover).
+  PKG_CHECK_MODULES([WEBSOCKET_ZLIB], [zlib >= 1.2.9], [],
     [AC_MSG_ERROR([websocket needs zlib development files (Debian: apt-get install zlib1g-dev)])])
   PHP_EVAL_INCLINE($WEBSOCKET_ZLIB_CFLAGS)
   PHP_EVAL_LIBLINE($WEBSOCKET_ZLIB_LIBS, WEBSOCKET_SHARED_LIBADD)
@@ -40,7 +41,7 @@ if test "$PHP_WEBSOCKET" != "no"; then
     WEBSOCKET_PHP_CFLAGS="-Wall -Wextra -Wno-unused-parameter"
   fi
 
-  WEBSOCKET_CORE_SOURCES="src/alloc.c src/buf.c src/loop.c src/net.c src/http.c src/handshake.c src/frame.c src/utf8.c src/conn.c src/rooms.c src/stats.c src/bus.c src/server.c src/worker.c src/workers.c"
+  WEBSOCKET_CORE_SOURCES="src/alloc.c src/buf.c src/loop.c src/net.c src/http.c src/handshake.c src/frame.c src/utf8.c src/deflate.c src/conn.c src/rooms.c src/stats.c src/bus.c src/server.c src/worker.c src/workers.c"
   WEBSOCKET_PHP_SOURCES="websocket.c src/php/callbacks.c src/php/config.c src/php/connection.c src/php/exception.c src/php/server.c"
 
   PHP_NEW_EXTENSION(websocket, $WEBSOCKET_CORE_SOURCES, $ext_shared,, $WEBSOCKET_CORE_CFLAGS)

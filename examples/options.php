@@ -2,13 +2,14 @@
 // Command line shared by the examples:
 //
 //   php examples/chat.php [start|stop|reload|status] [--host H] [--port N] [--workers N] [--pid-file PATH]
+//                         [--compression]
 //
 // `start` (the default) runs the server. With --port other than 0 the server writes its pid to
 // sys_get_temp_dir()/websocket-NAME-PORT.pid (or --pid-file), and `stop`, `reload` and `status`
 // with the same --port (or --pid-file) act on that running server through
 // WebsocketServer::control(), exiting with its status. --workers N > 1 runs N worker processes
 // under a master; `reload` (or SIGUSR1) then restarts them with fresh code without dropping
-// a client.
+// a client. --compression turns permessage-deflate (RFC 7692) on with its defaults.
 
 if (!extension_loaded('websocket')) {
     fwrite(STDERR, "The websocket extension is not loaded. From the repository root run:\n"
@@ -22,12 +23,12 @@ const EXAMPLE_COMMANDS = ['start', 'stop', 'reload', 'status'];
 /**
  * Parses the command word and the options (`--name value` or `--name=value`, in any order).
  * @param array{name: string, host: string, port: int, workers: int} $defaults
- * @return array{command: string, host: string, port: int, workers: int, pid_file: ?string}
+ * @return array{command: string, host: string, port: int, workers: int, pid_file: ?string, compression: bool}
  */
 function example_options(array $defaults): array
 {
     $args = array_slice($GLOBALS['argv'], 1);
-    $options = $defaults + ['command' => 'start', 'pid_file' => null];
+    $options = $defaults + ['command' => 'start', 'pid_file' => null, 'compression' => false];
     $given = [];
     while ($args) {
         $arg = array_shift($args);
@@ -37,6 +38,10 @@ function example_options(array $defaults): array
         }
         if (in_array($arg, EXAMPLE_COMMANDS, true)) {
             $options['command'] = $arg;
+            continue;
+        }
+        if ($arg === '--compression') {
+            $options['compression'] = true;
             continue;
         }
         if (!preg_match('/^--(host|port|workers|pid-file)(?:=(.*))?$/s', $arg, $m)) {
@@ -69,7 +74,7 @@ function example_options(array $defaults): array
 /** @param resource $to */
 function example_usage(array $defaults, $to = STDOUT): void
 {
-    fprintf($to, "usage: php %s [start|stop|reload|status] [--host %s] [--port %d] [--workers %d] [--pid-file PATH]\n",
+    fprintf($to, "usage: php %s [start|stop|reload|status] [--host %s] [--port %d] [--workers %d] [--pid-file PATH] [--compression]\n",
         $GLOBALS['argv'][0], $defaults['host'], $defaults['port'], $defaults['workers']);
 }
 
@@ -81,6 +86,7 @@ function example_config(array $options): array
         'port' => $options['port'],
         'workers' => $options['workers'],
         'pid_file' => $options['pid_file'],
+        'compression' => $options['compression'],
     ];
 }
 

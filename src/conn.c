@@ -215,6 +215,10 @@ static void finish(ws_conn *c)
 	release_message(c);
 	drop_output(c);
 	ws_buf_release(&c->in);
+	ws_deflater_free(c->deflater);
+	ws_inflater_free(c->inflater);
+	c->deflater = NULL;
+	c->inflater = NULL;
 	c->env->done(c->env->server, c);
 	if (c->opened && !c->handed_over && c->env->hooks->on_close) {
 		uint16_t code = c->close_code ? c->close_code : WS_CLOSE_ABNORMAL;
@@ -292,29 +296,104 @@ static int admit(ws_conn *c)
 	return WS_ETOOBIG;
 }
 
+/* A frame with RSV1 holding the message deflated by d. NULL when out of memory, or, when
+ * *useless is given, when compressing did not make the message smaller (*useless is set). */
+static ws_chunk *deflated_frame(ws_deflater *d, uint8_t opcode, const uint8_t *data, size_t len,
+                                bool *useless)
+{
+	ws_buf z = {0};
+	ws_chunk *chunk = NULL;
+	if (ws_deflater_message(d, data, len, &z) >= 0) {
+		uint8_t hdr[WS_FRAME_MAX_HEADER];
+		size_t n = ws_buf_avail(&z);
+		if (useless && n >= len) {
+			*useless = true;
+			ws_buf_release(&z);
+			return NULL;
+		}
+		size_t hlen = ws_frame_write_header(hdr, opcode, true, true, n);
+		if ((chunk = ws_chunk_new(hlen + n)) != NULL) {
+			memcpy(chunk->data, hdr, hlen);
+			if (n)
+				memcpy(chunk->data + hlen, z.ptr + z.head, n);
+		}
+	}
+	ws_buf_release(&z);
+	return chunk;
+}
+
+/* The compressor for c's messages: its own (context takeover) or the shared one. */
+static ws_deflater *deflater_of(ws_conn *c)
+{
+	if (c->deflater)
+		return c->deflater;
+	ws_deflater **shared = &c->env->deflaters[c->deflate.server_max_window_bits & 15];
+	if (!*shared)
+		*shared = ws_deflater_new(&c->deflate, c->env->limits->deflate);
+	return *shared;
+}
+
+static bool compresses(const ws_conn *c, size_t len)
+{
+	return c->deflate_on && len >= c->env->limits->deflate_min_bytes;
+}
+
 int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary)
 {
-	int rc = admit(c);
-	if (rc < 0)
-		return rc;
-	rc = queue_frame(c, binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT, data, len);
-	if (rc == 0)
-		ws_stat_add(&c->env->stats->messages_out, 1);
+	ws_frames f = {.data = data, .len = len, .binary = binary};
+	int rc = ws_conn_send_frames(c, &f);
+	ws_frames_release(&f);
 	return rc;
 }
 
-int ws_conn_send_chunk(ws_conn *c, ws_chunk *frame)
+int ws_conn_send_frames(ws_conn *c, ws_frames *f)
 {
 	int rc = admit(c);
 	if (rc < 0)
 		return rc;
-	ws_chunk_ref(frame);
-	if (queue_chunk(c, frame) < 0) {
+	uint8_t opcode = f->binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT;
+	ws_chunk *frame, *own = NULL;
+	if (!compresses(c, f->len)) {
+		if (!f->plain)
+			f->plain = ws_conn_frame(opcode, f->data, f->len);
+		frame = f->plain;
+	} else if (c->deflater) {
+		/* Context takeover: this connection's stream, so its own frame. */
+		frame = own = deflated_frame(c->deflater, opcode, f->data, f->len, NULL);
+	} else {
+		/* No context: the stream restarts with every message, so a message that does not
+		 * shrink (random bytes) can go out as it is and the client's window stays right. */
+		ws_chunk **shared = &f->deflated[c->deflate.server_max_window_bits & 15];
+		ws_deflater *d = deflater_of(c);
+		bool useless = false;
+		if (!*shared && d)
+			*shared = deflated_frame(d, opcode, f->data, f->len, &useless);
+		if (useless) {
+			if (!f->plain)
+				f->plain = ws_conn_frame(opcode, f->data, f->len);
+			*shared = f->plain ? ws_chunk_ref(f->plain) : NULL;
+		}
+		frame = *shared;
+	}
+	if (!frame)
+		return WS_ENOMEM;
+	if (queue_chunk(c, own ? own : ws_chunk_ref(frame)) < 0) {
 		ws_chunk_unref(frame);
 		return WS_ENOMEM;
 	}
 	ws_stat_add(&c->env->stats->messages_out, 1);
 	return 0;
+}
+
+void ws_frames_release(ws_frames *f)
+{
+	if (f->plain)
+		ws_chunk_unref(f->plain);
+	for (int i = 0; i < 16; i++)
+		if (f->deflated[i])
+			ws_chunk_unref(f->deflated[i]);
+	f->plain = NULL;
+	memset(f->deflated, 0, sizeof(f->deflated));
 }
 
 int ws_conn_ping(ws_conn *c, const uint8_t *data, size_t len)
@@ -406,6 +485,40 @@ static bool origin_allowed(const ws_conn_limits *lim, const ws_http_request *req
 	return false;
 }
 
+/* Accepts the first acceptable permessage-deflate offer, if compression is on: sets up c and
+ * appends the response line to extra. Returns 0, or WS_ENOMEM. */
+static int negotiate_deflate(ws_conn *c, const ws_http_request *req, ws_buf *extra)
+{
+	const ws_conn_limits *lim = c->env->limits;
+	if (!lim->deflate)
+		return 0;
+	const char *values[WS_HTTP_MAX_HEADERS];
+	size_t lens[WS_HTTP_MAX_HEADERS], n = 0;
+	for (size_t i = 0; i < req->num_headers && n < WS_HTTP_MAX_HEADERS; i++) {
+		const ws_http_header *h = &req->headers[i];
+		static const char name[] = "sec-websocket-extensions";
+		if (h->name_len == sizeof(name) - 1 && strncasecmp(h->name, name, h->name_len) == 0) {
+			values[n] = h->value;
+			lens[n++] = h->value_len;
+		}
+	}
+	char resp[160];
+	size_t resp_len = 0;
+	if (!n || ws_deflate_negotiate(lim->deflate, values, lens, n, &c->deflate, resp, sizeof(resp),
+	                               &resp_len) != 1)
+		return 0;
+	if (lim->deflate->server_context_takeover && !c->deflate.server_no_context_takeover &&
+	    !(c->deflater = ws_deflater_new(&c->deflate, lim->deflate)))
+		return WS_ENOMEM;
+	static const char name[] = "Sec-WebSocket-Extensions: ";
+	if (ws_buf_append(extra, name, sizeof(name) - 1) < 0 ||
+	    ws_buf_append(extra, resp, resp_len) < 0 || ws_buf_append(extra, "\r\n", 2) < 0)
+		return WS_ENOMEM;
+	c->deflate_on = true;
+	c->frames.allow_rsv1 = true;
+	return 0;
+}
+
 static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_handshake *hs)
 {
 	const ws_conn_limits *lim = c->env->limits;
@@ -436,15 +549,27 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 		respond(c, 500, NULL, 0, body, sizeof(body) - 1, false);
 		return;
 	}
+	/* The extension header goes first, then the application's own lines. */
+	ws_buf extra = {0};
+	if (negotiate_deflate(c, req, &extra) < 0 ||
+	    (reply.headers_len && ws_buf_append(&extra, reply.headers, reply.headers_len) < 0)) {
+		ws_buf_release(&extra);
+		finish(c);
+		return;
+	}
+	const char *extra_ptr = extra.ptr ? (const char *)extra.ptr + extra.head : NULL;
+	size_t extra_len = ws_buf_avail(&extra);
 	size_t need = ws_handshake_write_101(NULL, 0, hs->accept, reply.protocol, reply.protocol_len,
-	                                     reply.headers, reply.headers_len);
+	                                     extra_ptr, extra_len);
 	ws_chunk *chunk = ws_chunk_new(need);
 	if (!chunk) {
+		ws_buf_release(&extra);
 		finish(c);
 		return;
 	}
 	ws_handshake_write_101((char *)chunk->data, need, hs->accept, reply.protocol,
-	                       reply.protocol_len, reply.headers, reply.headers_len);
+	                       reply.protocol_len, extra_ptr, extra_len);
+	ws_buf_release(&extra);
 	if (reply.protocol_len) {
 		c->subprotocol = ws_malloc(reply.protocol_len + 1);
 		if (c->subprotocol) {
@@ -614,8 +739,77 @@ static bool reserve_frame(ws_conn *c, uint64_t frame_len, bool final)
 	return true;
 }
 
+/* Replaces the compressed bytes of the message with what they inflate to, growing the output
+ * as needed but never past max_message_bytes (a decompression bomb ends in 1009 having cost
+ * at most the limit). Returns false after failing the connection. */
+static bool inflate_message(ws_conn *c)
+{
+	if (!c->inflater && !(c->inflater = ws_inflater_new(&c->deflate))) {
+		fail(c, WS_CLOSE_INTERNAL_ERROR);
+		return false;
+	}
+	void *zipped = c->msg;
+	const uint8_t *in = c->msg_data;
+	size_t in_len = c->msg_len;
+	uint64_t limit = c->env->limits->max_message_bytes;
+	c->msg = NULL;
+	c->msg_data = NULL;
+	c->msg_len = c->msg_cap = 0;
+	int code = 0;
+	for (;;) {
+		if (c->msg_len == c->msg_cap) {
+			if (limit && c->msg_len > limit) {
+				code = WS_CLOSE_TOO_BIG;
+				break;
+			}
+			/* Room for the limit plus one byte: producing that byte proves the excess. */
+			size_t cap = c->msg_cap ? c->msg_cap * 2 : (in_len < 1024 ? 4096 : in_len * 4);
+			if (limit && cap > limit + 1)
+				cap = (size_t)limit + 1;
+			if (!message_storage(c, cap)) {
+				code = WS_CLOSE_INTERNAL_ERROR;
+				break;
+			}
+		}
+		ssize_t n = ws_inflater_feed(c->inflater, &in, &in_len, true, c->msg_data + c->msg_len,
+		                             c->msg_cap - c->msg_len);
+		if (n < 0) {
+			code = n == WS_ENOMEM ? WS_CLOSE_INTERNAL_ERROR : WS_CLOSE_INVALID_DATA;
+			break;
+		}
+		c->msg_len += (size_t)n;
+		if (limit && c->msg_len > limit) {
+			code = WS_CLOSE_TOO_BIG;
+			break;
+		}
+		if (!in_len && ws_inflater_done(c->inflater))
+			break;
+	}
+	ws_inflater_idle(c->inflater);
+	c->msg_compressed = false;
+	const ws_server_hooks *h = c->env->hooks;
+	if (h->msg_free && h->msg_alloc)
+		h->msg_free(c->env->owner, zipped);
+	else
+		ws_free(zipped);
+	if (!code && !c->msg_binary &&
+	    ws_utf8_validate(c->msg_data ? c->msg_data : (const uint8_t *)"", c->msg_len) < 0)
+		code = WS_CLOSE_INVALID_DATA;
+	if (code) {
+		fail(c, (uint16_t)code);
+		return false;
+	}
+	if (!c->msg && !message_storage(c, 1)) { /* an empty message still needs storage */
+		fail(c, WS_CLOSE_INTERNAL_ERROR);
+		return false;
+	}
+	return true;
+}
+
 static void deliver(ws_conn *c)
 {
+	if (c->msg_compressed && !inflate_message(c))
+		return;
 	void *msg = c->msg;
 	size_t len = c->msg_len;
 	c->msg = NULL;
@@ -638,13 +832,16 @@ static void handle_data(ws_conn *c, const ws_frame_chunk *ch)
 	if (ch->first) {
 		if (ch->opcode != WS_FRAME_OP_CONT) {
 			c->msg_binary = ch->opcode == WS_FRAME_OP_BINARY;
+			/* The parser allows RSV1 only on a first frame, and only once negotiated. */
+			c->msg_compressed = ch->rsv1;
 			ws_utf8_reset(&c->utf8);
 			c->msg_len = 0;
 		}
 		if (!reserve_frame(c, ch->frame_len, ch->fin))
 			return;
 	}
-	if (!c->msg_binary && ws_utf8_feed(&c->utf8, ch->data, ch->len) < 0) {
+	/* Compressed text is validated once inflated, when the message is whole. */
+	if (!c->msg_binary && !c->msg_compressed && ws_utf8_feed(&c->utf8, ch->data, ch->len) < 0) {
 		/* Fail fast (RFC 6455 8.1): the rest of the message is not awaited. */
 		fail(c, WS_CLOSE_INVALID_DATA);
 		return;
@@ -654,7 +851,7 @@ static void handle_data(ws_conn *c, const ws_frame_chunk *ch)
 		c->msg_len += ch->len;
 	}
 	if (ch->last && ch->fin) {
-		if (!c->msg_binary && !ws_utf8_complete(&c->utf8)) {
+		if (!c->msg_binary && !c->msg_compressed && !ws_utf8_complete(&c->utf8)) {
 			fail(c, WS_CLOSE_INVALID_DATA);
 			return;
 		}
@@ -814,7 +1011,6 @@ ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockadd
 		ws_net_format_addr(addr, c->remote_ip, sizeof(c->remote_ip), &c->remote_port);
 	return c;
 }
-
 
 int ws_conn_queue_raw(ws_conn *c, ws_chunk *chunk)
 {

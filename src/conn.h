@@ -11,6 +11,7 @@
 #define WS_CONN_H
 
 #include "buf.h"
+#include "deflate.h"
 #include "err.h"
 #include "frame.h"
 #include "http.h"
@@ -93,6 +94,8 @@ typedef struct ws_conn_limits {
 	size_t num_subprotocols;
 	const char *const *allowed_origins; /* none: any Origin */
 	size_t num_allowed_origins;
+	const ws_deflate_config *deflate; /* permessage-deflate offered to clients, or NULL */
+	size_t deflate_min_bytes;         /* shorter messages go out uncompressed */
 } ws_conn_limits;
 
 /* What a connection shares with its server (owned by the server, borrowed by conns). */
@@ -104,6 +107,8 @@ typedef struct ws_conn_env {
 	uint8_t *rbuf; /* one receive buffer for every connection of the loop */
 	size_t rbuf_cap;
 	ws_worker_stats *stats; /* this process's counters */
+	/* compressors without context takeover, shared by every connection, by window bits */
+	ws_deflater *deflaters[16];
 	void *server;
 	void (*want_flush)(void *server, ws_conn *c); /* c has queued output */
 	void (*done)(void *server, ws_conn *c);       /* c reached DONE: unlink, free later */
@@ -145,11 +150,17 @@ struct ws_conn {
 	ws_buf in;       /* unparsed input carried between reads (partial heads/headers) */
 	ws_http_parser http;
 	ws_frame_parser frames;
-	/* message being assembled */
+	/* message being assembled (while compressed: its compressed bytes, inflated at the end) */
 	void *msg;
 	uint8_t *msg_data;
 	size_t msg_len, msg_cap;
 	bool msg_binary;
+	bool msg_compressed;
+	/* permessage-deflate, when negotiated */
+	bool deflate_on;
+	ws_deflate_params deflate;
+	ws_deflater *deflater; /* own compressor (server context takeover), else the env's */
+	ws_inflater *inflater; /* created with the first compressed message */
 	ws_utf8 utf8;
 	/* control frame being assembled (payload may arrive in pieces) */
 	uint8_t ctrl[WS_FRAME_MAX_CONTROL];
@@ -194,9 +205,6 @@ void ws_conn_flush(ws_conn *c);
  * copied. */
 int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary);
 
-/* Queues a pre-encoded frame (a broadcast); takes a new reference on success. Same results. */
-int ws_conn_send_chunk(ws_conn *c, ws_chunk *frame);
-
 /* Queues a ping with up to 125 bytes of payload. Same results, or WS_EINVAL. */
 int ws_conn_ping(ws_conn *c, const uint8_t *data, size_t len);
 
@@ -233,6 +241,22 @@ void ws_conn_forget(ws_conn *c);
 
 /* Encodes one unmasked frame into a new chunk (one reference). NULL on failure. */
 ws_chunk *ws_conn_frame(uint8_t opcode, const uint8_t *data, size_t len);
+
+/* The frames one message becomes, built once for many connections (a broadcast): plain,
+ * and compressed once per window size for connections without context takeover.
+ * Zero-initialised is empty; release with ws_frames_release. */
+typedef struct ws_frames {
+	const uint8_t *data;
+	size_t len;
+	bool binary;
+	ws_chunk *plain;
+	ws_chunk *deflated[16];
+} ws_frames;
+
+/* Queues the message of `f` to c as c needs it (compressed or not). Same results as
+ * ws_conn_send. */
+int ws_conn_send_frames(ws_conn *c, ws_frames *f);
+void ws_frames_release(ws_frames *f);
 
 static inline bool ws_conn_is_open(const ws_conn *c)
 {

@@ -392,7 +392,12 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	    .num_subprotocols = cfg->num_subprotocols,
 	    .allowed_origins = s->cfg.allowed_origins,
 	    .num_allowed_origins = cfg->num_allowed_origins,
+	    .deflate = cfg->deflate ? &s->deflate : NULL,
+	    .deflate_min_bytes = cfg->deflate_min_bytes,
 	};
+	if (cfg->deflate)
+		s->deflate = *cfg->deflate;
+	s->cfg.deflate = NULL; /* the caller's; limits.deflate is the copy */
 	s->env = (ws_conn_env){
 	    .loop = s->loop,
 	    .limits = &s->limits,
@@ -423,6 +428,8 @@ void ws_server_free(ws_server *s)
 		ws_loop_free(s->loop); /* frees pending timers, including accept/stop timers */
 	ws_rooms_free(s->rooms);
 	ws_stats_free(s->own_stats);
+	for (int i = 0; i < 16; i++)
+		ws_deflater_free(s->env.deflaters[i]);
 	free_list(s->subprotocols);
 	free_list(s->origins);
 	for (size_t i = 0; i < s->ip_buckets; i++) {
@@ -633,16 +640,14 @@ static bool excepted(const uint64_t *except, size_t n_except, uint64_t id)
 ssize_t ws_server_deliver_all(ws_server *s, const uint8_t *data, size_t len, bool binary,
                               const uint64_t *except, size_t n_except)
 {
-	ws_chunk *frame = ws_conn_frame(binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT, data, len);
-	if (!frame)
-		return WS_ENOMEM;
+	ws_frames f = {.data = data, .len = len, .binary = binary};
 	ssize_t count = 0;
 	for (ws_conn *c = s->head; c; c = c->next) {
 		if (c->state == WS_CONN_OPEN && !excepted(except, n_except, c->id) &&
-		    ws_conn_send_chunk(c, frame) == 0)
+		    ws_conn_send_frames(c, &f) == 0)
 			count++;
 	}
-	ws_chunk_unref(frame);
+	ws_frames_release(&f);
 	return count;
 }
 
@@ -652,18 +657,16 @@ ssize_t ws_server_deliver_room(ws_server *s, const char *room, size_t room_len, 
 	ws_room *r = s->rooms ? ws_rooms_find(s->rooms, room, room_len) : NULL;
 	if (!r)
 		return 0;
-	ws_chunk *frame = ws_conn_frame(binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT, data, len);
-	if (!frame)
-		return WS_ENOMEM;
+	ws_frames f = {.data = data, .len = len, .binary = binary};
 	ssize_t count = 0;
 	/* Sending never finishes a connection synchronously, so the member list holds still. */
 	for (size_t i = 0; i < ws_room_size(r); i++) {
 		ws_conn *c = ws_room_member(r, i);
 		if (c->state == WS_CONN_OPEN && !excepted(except, n_except, c->id) &&
-		    ws_conn_send_chunk(c, frame) == 0)
+		    ws_conn_send_frames(c, &f) == 0)
 			count++;
 	}
-	ws_chunk_unref(frame);
+	ws_frames_release(&f);
 	return count;
 }
 

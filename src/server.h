@@ -5,6 +5,7 @@
 #define WS_SERVER_H
 
 #include "conn.h"
+#include "deflate.h"
 #include "stats.h"
 
 typedef struct ws_server ws_server;
@@ -31,6 +32,8 @@ typedef struct ws_server_config {
 	size_t num_subprotocols;
 	const char *const *allowed_origins; /* copied */
 	size_t num_allowed_origins;
+	const ws_deflate_config *deflate; /* permessage-deflate, or NULL (off); copied */
+	size_t deflate_min_bytes;         /* shorter messages are sent uncompressed */
 } ws_server_config;
 
 /* Creates a server (nothing is bound yet). hooks is copied; owner is passed to every hook.

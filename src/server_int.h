@@ -26,6 +26,7 @@ struct ws_server {
 	char **subprotocols;
 	char **origins;
 	ws_conn_limits limits;
+	ws_deflate_config deflate; /* limits.deflate points here when compression is on */
 	ws_server_hooks hooks;
 	ws_conn_env env;
 	ws_loop *loop;

@@ -31,9 +31,11 @@
 #define HANDOFF_TIMEO_S   10
 #define DROP_REPORT_MS    1000
 #define BUS_FLUSH_WAIT_MS 5000
+#define WINDOW_MAX        (1 << 15) /* the largest compression history */
 
-/* One connection on the handoff socket, followed by msg_len + in_len + out_len +
- * proto_len + rooms_len + user_len bytes. Both ends are forks of one binary. */
+/* One connection on the handoff socket, followed by msg_len + in_len + out_len + proto_len +
+ * rooms_len + user_len + tx_window_len + rx_window_len bytes. Both ends are forks of one
+ * binary. */
 typedef struct handoff_rec {
 	uint32_t magic;
 	uint32_t state; /* WS_CONN_HANDSHAKE or WS_CONN_OPEN; 0 with id 0 ends the stream */
@@ -41,8 +43,11 @@ typedef struct handoff_rec {
 	uint64_t last_read_ms, ping_sent_ms;
 	uint64_t msg_len, in_len, out_len;
 	uint32_t proto_len, rooms_len, user_len;
+	uint32_t tx_window_len, rx_window_len; /* compression history (context takeover) */
 	int32_t remote_port;
 	uint8_t msg_binary, needs_drain, ping_sent, ctrl_len;
+	uint8_t msg_compressed, deflate_on, own_deflater;
+	ws_deflate_params deflate;
 	ws_frame_parser frames;
 	ws_utf8 utf8;
 	char remote_ip[WS_NET_ADDR_MAX];
@@ -162,6 +167,10 @@ static int send_conn(ws_server *s, int sock, ws_conn *c)
 	r.needs_drain = c->needs_drain;
 	r.ping_sent = c->ping_sent;
 	r.ctrl_len = c->ctrl_len;
+	r.msg_compressed = c->msg_compressed;
+	r.deflate_on = c->deflate_on;
+	r.deflate = c->deflate;
+	r.own_deflater = c->deflater != NULL;
 	r.frames = c->frames;
 	r.utf8 = c->utf8;
 	memcpy(r.remote_ip, c->remote_ip, sizeof(r.remote_ip));
@@ -182,6 +191,12 @@ static int send_conn(ws_server *s, int sock, ws_conn *c)
 	uint8_t *user =
 	    c->user && s->hooks.handoff_save ? s->hooks.handoff_save(s->env.owner, c, &user_len) : NULL;
 	r.user_len = (uint32_t)user_len;
+	uint8_t *windows = c->deflater || c->inflater ? ws_malloc(2 * WINDOW_MAX) : NULL;
+	if (windows && c->deflater)
+		r.tx_window_len = (uint32_t)ws_deflater_window(c->deflater, windows, WINDOW_MAX);
+	if (windows && c->inflater)
+		r.rx_window_len =
+		    (uint32_t)ws_inflater_window(c->inflater, windows + WINDOW_MAX, WINDOW_MAX);
 	int rc = ws_bus_send_fd(sock, &r, sizeof(r), c->io.fd);
 	if (rc == 0)
 		rc = send_all(sock, c->msg_data, c->msg_len);
@@ -198,8 +213,13 @@ static int send_conn(ws_server *s, int sock, ws_conn *c)
 		rc = send_all(sock, rooms.ptr, r.rooms_len);
 	if (rc == 0)
 		rc = send_all(sock, user, user_len);
+	if (rc == 0 && r.tx_window_len)
+		rc = send_all(sock, windows, r.tx_window_len);
+	if (rc == 0 && r.rx_window_len)
+		rc = send_all(sock, windows + WINDOW_MAX, r.rx_window_len);
 	ws_buf_release(&rooms);
 	ws_free(user);
+	ws_free(windows);
 	return rc;
 }
 
@@ -269,6 +289,19 @@ static void restore_rooms(ws_server *s, ws_conn *c, const uint8_t *p, size_t len
 	}
 }
 
+/* The codecs of a compressed connection, with the history its predecessor kept. */
+static bool restore_compression(ws_server *s, ws_conn *c, const handoff_rec *r, const uint8_t *p)
+{
+	if (r->own_deflater && (!(c->deflater = ws_deflater_new(&c->deflate, s->limits.deflate)) ||
+	                        ws_deflater_set_window(c->deflater, p, r->tx_window_len) < 0))
+		return false;
+	p += r->tx_window_len;
+	if (r->rx_window_len && (!(c->inflater = ws_inflater_new(&c->deflate)) ||
+	                         ws_inflater_set_window(c->inflater, p, r->rx_window_len) < 0))
+		return false;
+	return true;
+}
+
 /* Rebuilds one connection from its record and body; takes fd. */
 static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *body)
 {
@@ -285,6 +318,9 @@ static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *bod
 	c->ping_sent_ms = r->ping_sent_ms;
 	c->ping_sent = r->ping_sent;
 	c->msg_binary = r->msg_binary;
+	c->msg_compressed = r->msg_compressed;
+	c->deflate_on = r->deflate_on && s->limits.deflate;
+	c->deflate = r->deflate;
 	c->utf8 = r->utf8;
 	c->ctrl_len = r->ctrl_len <= WS_FRAME_MAX_CONTROL ? r->ctrl_len : 0;
 	memcpy(c->ctrl, r->ctrl, sizeof(c->ctrl));
@@ -342,6 +378,9 @@ static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *bod
 	/* A connection still in its handshake gets its user object when the request is whole. */
 	if (state == WS_CONN_OPEN && s->hooks.handoff_restore)
 		s->hooks.handoff_restore(s->env.owner, c, r->user_len ? p : NULL, r->user_len);
+	p += r->user_len;
+	if (c->deflate_on && !restore_compression(s, c, r, p))
+		ws_conn_close(c, WS_CLOSE_INTERNAL_ERROR, NULL, 0);
 	/* Input that arrived with the record (a request head, a partial frame) may already be
 	 * complete enough to parse; the next read will do it, and the socket may hold more. */
 }
@@ -363,8 +402,8 @@ static void receive_handoff(ws_server *s, int sock)
 				close(fd);
 			break;
 		}
-		uint64_t size =
-		    r.msg_len + r.in_len + r.out_len + (uint64_t)r.proto_len + r.rooms_len + r.user_len;
+		uint64_t size = r.msg_len + r.in_len + r.out_len + (uint64_t)r.proto_len + r.rooms_len +
+		                r.user_len + r.tx_window_len + r.rx_window_len;
 		uint8_t *body = size <= HANDOFF_MAX ? ws_malloc(size ? size : 1) : NULL;
 		if (!body || fd < 0 || recv_all(sock, body, size) < 0) {
 			ws_free(body);

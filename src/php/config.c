@@ -10,9 +10,10 @@ typedef enum {
 	KEY_INT,
 	KEY_SECONDS,
 	KEY_BOOL,
-	KEY_CHOICE,  /* a string among `choices` */
-	KEY_TOKENS,  /* a list of HTTP tokens */
-	KEY_ORIGINS, /* a list of "scheme://host[:port]" */
+	KEY_CHOICE,      /* a string among `choices` */
+	KEY_TOKENS,      /* a list of HTTP tokens */
+	KEY_ORIGINS,     /* a list of "scheme://host[:port]" */
+	KEY_COMPRESSION, /* false, true, or an array of compression_keys */
 } key_type;
 
 typedef struct config_key {
@@ -48,7 +49,61 @@ static const config_key keys[] = {
     {"output_overflow", KEY_CHOICE, 0, 0, "close", "close|reject"},
     {"subprotocols", KEY_TOKENS, 0, 0, "[]", NULL},
     {"allowed_origins", KEY_ORIGINS, 0, 0, "[]", NULL},
+    {"compression", KEY_COMPRESSION, 0, 0, "false", NULL},
 };
+
+/* The keys of a 'compression' array (permessage-deflate), named as errors name them. */
+#define COMPRESSION_PREFIX "compression."
+static const config_key compression_keys[] = {
+    {"compression.server_max_window_bits", KEY_INT, 9, 15, "15", NULL},
+    {"compression.client_max_window_bits", KEY_INT, 8, 15, "15", NULL},
+    {"compression.server_context_takeover", KEY_BOOL, 0, 0, "false", NULL},
+    {"compression.client_context_takeover", KEY_BOOL, 0, 0, "false", NULL},
+    {"compression.memory_level", KEY_INT, 1, 9, "8", NULL},
+    {"compression.level", KEY_INT, 0, 9, "1", NULL},
+    {"compression.min_size", KEY_INT, 0, 2048 * MIB, "64", NULL},
+};
+#define NUM_COMPRESSION_KEYS (sizeof(compression_keys) / sizeof(compression_keys[0]))
+
+static const char *short_name(const config_key *k)
+{
+	return k->name + sizeof(COMPRESSION_PREFIX) - 1;
+}
+
+static const config_key *find_compression_key(zend_string *name)
+{
+	for (size_t i = 0; i < NUM_COMPRESSION_KEYS; i++)
+		if (zend_string_equals_cstr(name, short_name(&compression_keys[i]),
+		                            strlen(short_name(&compression_keys[i]))))
+			return &compression_keys[i];
+	return NULL;
+}
+
+static zend_result check_value(const config_key *k, zval *v);
+static zend_result type_error(const config_key *k, const char *expected, zval *v);
+
+static zend_result check_compression(const config_key *k, zval *v)
+{
+	if (Z_TYPE_P(v) == IS_TRUE || Z_TYPE_P(v) == IS_FALSE)
+		return SUCCESS;
+	if (Z_TYPE_P(v) != IS_ARRAY)
+		return type_error(k, "bool|array", v);
+	zend_string *name;
+	zval *item;
+	ZEND_HASH_FOREACH_STR_KEY_VAL(Z_ARRVAL_P(v), name, item) {
+		const config_key *sub = name ? find_compression_key(name) : NULL;
+		if (!sub) {
+			zend_argument_value_error(1, "key \"compression\" contains unknown key \"%s\"",
+			                          name ? ZSTR_VAL(name) : "(an integer)");
+			return FAILURE;
+		}
+		ZVAL_DEREF(item);
+		if (check_value(sub, item) == FAILURE)
+			return FAILURE;
+	}
+	ZEND_HASH_FOREACH_END();
+	return SUCCESS;
+}
 
 static const config_key *find_key(zend_string *name)
 {
@@ -209,6 +264,8 @@ static zend_result check_value(const config_key *k, zval *v)
 	case KEY_TOKENS:
 	case KEY_ORIGINS:
 		return check_list(k, v);
+	case KEY_COMPRESSION:
+		return check_compression(k, v);
 	}
 	return FAILURE;
 }
@@ -225,6 +282,7 @@ static void set_default(zval *config, const config_key *k)
 		ZVAL_STRING(&v, k->doc_default);
 		break;
 	case KEY_BOOL:
+	case KEY_COMPRESSION:
 		ZVAL_BOOL(&v, strcmp(k->doc_default, "true") == 0);
 		break;
 	case KEY_INT:
@@ -265,6 +323,47 @@ static const char *const *string_list(zval *list, size_t *n)
 	}
 	ZEND_HASH_FOREACH_END();
 	return out;
+}
+
+/* Turns 'compression' into its effective form (false, or an array with every key) and fills
+ * the core's deflate configuration from it. */
+static void set_compression(php_ws_server *srv)
+{
+	zval *given = get(srv, "compression");
+	srv->cfg.deflate = NULL;
+	if (Z_TYPE_P(given) == IS_FALSE)
+		return;
+	zval effective;
+	array_init(&effective);
+	zend_long values[NUM_COMPRESSION_KEYS];
+	for (size_t i = 0; i < NUM_COMPRESSION_KEYS; i++) {
+		const config_key *k = &compression_keys[i];
+		const char *name = short_name(k);
+		zval *v = Z_TYPE_P(given) == IS_ARRAY
+		              ? zend_hash_str_find_deref(Z_ARRVAL_P(given), name, strlen(name))
+		              : NULL;
+		zval value;
+		if (v)
+			ZVAL_COPY(&value, v);
+		else if (k->type == KEY_BOOL)
+			ZVAL_BOOL(&value, strcmp(k->doc_default, "true") == 0);
+		else
+			ZVAL_LONG(&value, ZEND_STRTOL(k->doc_default, NULL, 10));
+		values[i] = k->type == KEY_BOOL ? Z_TYPE(value) == IS_TRUE : Z_LVAL(value);
+		zend_hash_str_update(Z_ARRVAL(effective), name, strlen(name), &value);
+	}
+	zend_hash_str_update(Z_ARRVAL(srv->config), "compression", sizeof("compression") - 1,
+	                     &effective);
+	srv->deflate = (ws_deflate_config){
+	    .server_max_window_bits = (uint8_t)values[0],
+	    .client_max_window_bits = (uint8_t)values[1],
+	    .server_context_takeover = values[2] != 0,
+	    .client_context_takeover = values[3] != 0,
+	    .mem_level = (uint8_t)values[4],
+	    .level = (int8_t)values[5],
+	};
+	srv->cfg.deflate = &srv->deflate;
+	srv->cfg.deflate_min_bytes = (size_t)values[6];
 }
 
 zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
@@ -325,6 +424,7 @@ zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
 	    zend_string_equals_literal(Z_STR_P(get(srv, "output_overflow")), "reject");
 	cfg->subprotocols = string_list(get(srv, "subprotocols"), &cfg->num_subprotocols);
 	cfg->allowed_origins = string_list(get(srv, "allowed_origins"), &cfg->num_allowed_origins);
+	set_compression(srv);
 	srv->workers = (unsigned)Z_LVAL_P(get(srv, "workers"));
 	srv->bus_max = (size_t)Z_LVAL_P(get(srv, "bus_buffer_size"));
 	srv->reload_timeout_ms = ms(get(srv, "reload_timeout"));

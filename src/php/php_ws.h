@@ -48,7 +48,8 @@ typedef struct php_ws_server {
 	php_ws_callback events[PHP_WS_EV_COUNT]; /* what start() resolved: on() or a method */
 	HashTable timers;                        /* id => php_ws_timer* */
 	zend_long next_timer_id;
-	unsigned workers; /* from the config */
+	ws_deflate_config deflate; /* 'compression', when on (cfg.deflate points here) */
+	unsigned workers;          /* from the config */
 	size_t bus_max;
 	uint32_t reload_timeout_ms;
 	const char *pid_file;   /* borrowed from config, or NULL */

@@ -9,6 +9,11 @@
 // are served by different worker processes (which process holds each page's WebSocket is read
 // from `ss -tnpi`), messages typed in either reach both, a reload (SIGUSR1) keeps every page
 // connected and chatting on new worker processes, and SIGTERM stops everything with exit 0.
+// Then permessage-deflate, which Chromium offers by default: against tests/compression/server.php
+// (the default compression config, and one with context takeover and windows 10 and 9) and
+// `examples/echo.php --compression`, a page's WebSocket reports the negotiated extension in
+// ws.extensions (an answer the contract allows) and 1 MiB of text and of binary and 100 more
+// messages echo intact.
 // Env: WS_PHP as for tests/conformance/conformance.py; CHROMIUM (default /usr/bin/chromium).
 // Prints `ok   <case>` / `FAIL <case>: <why>` per case, then `N passed, N failed`; exit 1 on failure.
 'use strict';
@@ -173,6 +178,121 @@ async function workerCases(browser) {
 	}, 15000);
 }
 
+const PMD = 'permessage-deflate';
+const BASE = `${PMD}; server_no_context_takeover; client_no_context_takeover`;
+
+// Runs in the page: opens url, sends 1 MiB of text and of binary (compressible, with repeats)
+// and 100 smaller messages one at a time, checks each echo. Returns {extensions, error}.
+async function pageDeflateEcho(url) {
+	const ws = new WebSocket(url);
+	ws.binaryType = 'arraybuffer';
+	const queue = [];
+	let waiter = null;
+	let closed = null;
+	ws.onmessage = (e) => {
+		if (waiter) { const w = waiter; waiter = null; w(e.data); } else queue.push(e.data);
+	};
+	ws.onclose = (e) => {
+		closed = e.code;
+		if (waiter) { const w = waiter; waiter = null; w(null); }
+	};
+	try {
+		await new Promise((resolve, reject) => {
+			ws.onopen = resolve;
+			ws.onerror = () => reject(new Error('WebSocket error before open'));
+		});
+	} catch (e) {
+		return { extensions: null, error: e.message };
+	}
+	const next = () => (queue.length ? Promise.resolve(queue.shift())
+		: closed !== null ? Promise.resolve(null) : new Promise((resolve) => { waiter = resolve; }));
+	let seed = 7692;
+	const rand = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+	const words = ['permessage', 'deflate', 'window', 'context', 'h\u00e9llo', '\u20ac', '\u{1F600}', 'chromium'];
+	const parts = [];
+	for (let len = 0; len < 1048576;) {
+		const w = words[rand(words.length)] + rand(1000) + ' ';
+		parts.push(w);
+		len += w.length;
+	}
+	const text = parts.join('').slice(0, 1048576);
+	const bin = new Uint8Array(1048576);
+	for (let i = 0; i < bin.length;) {
+		const n = Math.min(8 + rand(i > 4096 ? 2000 : 300), bin.length - i);
+		if (i > 4096 && rand(2)) {
+			const from = i - n - rand(Math.min(i - n, 32768));
+			bin.copyWithin(i, from, from + n);
+		} else {
+			for (let j = 0; j < n; j++) bin[i + j] = rand(256);
+		}
+		i += n;
+	}
+	const msgs = [text, bin, '', new Uint8Array(0)];
+	for (let i = 0; i < 100; i++) {
+		const n = [1, 50, 64, 200, 1000, 5000][i % 6];
+		msgs.push(i % 2 ? text.slice(i * 97, i * 97 + n) : bin.slice(i * 89, i * 89 + n));
+	}
+	for (let i = 0; i < msgs.length; i++) {
+		const m = msgs[i];
+		ws.send(m);
+		const back = await next();
+		if (back === null) return { extensions: ws.extensions, error: `closed with ${closed} at message ${i}` };
+		let same;
+		if (typeof m === 'string') {
+			same = back === m;
+		} else {
+			const b = back instanceof ArrayBuffer ? new Uint8Array(back) : null;
+			same = b !== null && b.length === m.length && b.every((x, j) => x === m[j]);
+		}
+		if (!same) {
+			const kind = typeof m === 'string' ? `text of ${m.length} chars` : `binary of ${m.length} bytes`;
+			return { extensions: ws.extensions, error: `message ${i} (${kind}) did not come back intact` };
+		}
+	}
+	const code = await new Promise((resolve) => { ws.onclose = (e) => resolve(e.code); ws.close(1000); });
+	return { extensions: ws.extensions, error: code === 1000 ? null : `close code ${code}` };
+}
+
+async function compressionCases(browser) {
+	const context = await browser.newContext();
+	const page = await context.newPage();
+	const errors = [];
+	page.on('pageerror', (e) => errors.push(e.message));
+	const servers = [
+		['tests/compression/server.php', [JSON.stringify({ compression: true })], 'default config',
+			[BASE, `${BASE}; client_max_window_bits=15`]],
+		['tests/compression/server.php', [JSON.stringify({ compression: {
+			server_context_takeover: true, client_context_takeover: true,
+			server_max_window_bits: 10, client_max_window_bits: 9 } })],
+		'context takeover, windows 10 and 9', [`${PMD}; server_max_window_bits=10; client_max_window_bits=9`]],
+		['examples/echo.php', ['--compression'], 'examples/echo.php --compression',
+			[BASE, `${BASE}; client_max_window_bits=15`]],
+	];
+	try {
+		for (const [script, args, what, allowed] of servers) {
+			let server;
+			try {
+				server = await startServer(script, 0, 15000, args);
+			} catch (e) {
+				report(`deflate: ${what}: the server starts`, e.message);
+				continue;
+			}
+			await runCase(`deflate: ${what}: ws.extensions is permessage-deflate, 1 MiB text and binary and 102 more echo intact`, async () => {
+				const r = await page.evaluate(pageDeflateEcho, `ws://127.0.0.1:${server.port}/`);
+				if (!r.extensions || !r.extensions.startsWith(PMD) || !allowed.includes(r.extensions)) {
+					throw new Error(`ws.extensions is ${JSON.stringify(r.extensions)}, expected one of ${JSON.stringify(allowed)}`);
+				}
+				if (r.error) throw new Error(r.error);
+			}, 60000);
+			await server.stop();
+		}
+		if (errors.length) report('deflate: no script errors', errors.join('; '));
+		else report('deflate: no script errors');
+	} finally {
+		await context.close().catch(() => {});
+	}
+}
+
 async function main() {
 	guard();
 	const { chromium } = require('playwright-core');
@@ -251,6 +371,7 @@ async function main() {
 		else report('page: no script errors');
 		if (!results.failed) await b.screenshot({ path: SCREENSHOT });
 		await workerCases(browser);
+		await compressionCases(browser);
 	} finally {
 		await browser.close().catch(() => {});
 		await server.stop();

@@ -3,7 +3,12 @@
 //
 // Starts examples/echo.php and checks echoes of text and binary messages of several sizes,
 // ping/pong and the closing handshake; then starts examples/chat.php and checks that two
-// clients see each other's messages, the sender included.
+// clients see each other's messages, the sender included. Then permessage-deflate: ws with
+// `perMessageDeflate: true` and with option variants (windows, context takeover asked or
+// refused, threshold 0 so that ws compresses everything) against tests/compression/server.php
+// configured to match, and against `examples/echo.php --compression`: the answer is one the
+// contract allows, ws enables the extension, 1 MiB text and binary and 100 more messages echo
+// intact, and a compressible 1 MiB comes back in far fewer bytes than 1 MiB.
 // Env: WS_PHP as for tests/conformance/conformance.py.
 // Prints `ok   <case>` / `FAIL <case>: <why>` per case, then `N passed, N failed`; exit 1 on failure.
 // Also exports the server and reporting helpers that chromium.js uses.
@@ -158,10 +163,12 @@ function show(data, isBinary) {
 	return `${isBinary ? 'binary' : 'text'} (${buf.length} bytes: ${head}${buf.length > 40 ? '...' : ''})`;
 }
 
-// Opens a client; messages are queued so none is lost between awaits.
-function connect(WebSocket, uri) {
+// Opens a client (`options` go to the ws constructor); messages are queued so none is lost
+// between awaits; ws.upgradeHeaders holds the headers of the 101.
+function connect(WebSocket, uri, options = undefined) {
 	return new Promise((resolve, reject) => {
-		const ws = new WebSocket(uri);
+		const ws = new WebSocket(uri, options);
+		ws.once('upgrade', (res) => { ws.upgradeHeaders = res.headers; });
 		ws.queue = [];
 		ws.waiters = [];
 		ws.on('message', (data, isBinary) => {
@@ -197,6 +204,116 @@ async function closeAndWait(ws, code, reason) {
 	const done = new Promise((resolve) => ws.once('close', (c, r) => resolve({ code: c, reason: r.toString() })));
 	ws.close(code, reason);
 	return done;
+}
+
+// ---- permessage-deflate ----------------------------------------------------------------------
+
+const PMD = 'permessage-deflate';
+const BASE = `${PMD}; server_no_context_takeover; client_no_context_takeover`;
+const COMPRESSION_SERVER = 'tests/compression/server.php';
+
+// 1 MiB of text and of binary (compressible, repeats near and far), then 100 smaller messages.
+function deflateMessages() {
+	let seed = 7692;
+	const rand = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+	const words = ['permessage', 'deflate', 'window', 'context', 'takeover', 'h\u00e9llo', '\u20ac', '\u{1F600}'];
+	const parts = [];
+	let len = 0;
+	while (len < 1048576) {
+		const w = words[rand(words.length)] + rand(1000) + ' ';
+		parts.push(w);
+		len += Buffer.byteLength(w);
+	}
+	const text = Buffer.from(parts.join('')).subarray(0, 1048576).toString().replace(/\uFFFD/g, ' ');
+	const bin = Buffer.alloc(1048576);
+	for (let i = 0; i < bin.length;) {
+		if (i > 4096 && rand(2)) {
+			// a copy of earlier bytes, from up to 32 KiB back
+			const n = Math.min(8 + rand(2000), bin.length - i);
+			const back = n + rand(Math.min(i - n, 32768));
+			bin.copy(bin, i, i - back, i - back + n);
+			i += n;
+		} else {
+			const n = Math.min(8 + rand(300), bin.length - i);
+			crypto.randomFillSync(bin, i, n);
+			i += n;
+		}
+	}
+	const out = [[text, false, true], [bin, true], ['', false], [Buffer.alloc(0), true]];
+	for (let i = 0; i < 100; i++) {
+		const n = [1, 50, 64, 200, 1000, 5000][i % 6];
+		out.push(i % 2 ? [text.slice(i * 97, i * 97 + n), false] : [bin.subarray(i * 89, i * 89 + n), true]);
+	}
+	return out;
+}
+
+async function deflateCase(WebSocket, uri, options, allowed, messages) {
+	const ws = await connect(WebSocket, uri, options);
+	try {
+		const got = ws.upgradeHeaders['sec-websocket-extensions'];
+		if (!allowed.includes(got)) {
+			throw new Error(`the server answered ${JSON.stringify(got)}, expected one of ${JSON.stringify(allowed)}`);
+		}
+		if (ws.extensions !== PMD) throw new Error(`ws.extensions is ${JSON.stringify(ws.extensions)}`);
+		for (const [data, binary, big] of messages) {
+			const before = ws._socket.bytesRead;
+			ws.send(data, { binary });
+			await expectMessage(ws, 'echo', data, binary);
+			const wire = ws._socket.bytesRead - before;
+			if (big && wire > Buffer.byteLength(data) / 2) {
+				throw new Error(`the echo of ${Buffer.byteLength(data)} bytes of text took ${wire} bytes on the wire: not compressed`);
+			}
+		}
+		const { code } = await closeAndWait(ws, 1000);
+		if (code !== 1000) throw new Error(`close code ${code}`);
+	} finally {
+		ws.terminate();
+	}
+}
+
+async function compressionCases(WebSocket) {
+	const messages = deflateMessages();
+	const takeover = { server_context_takeover: true, client_context_takeover: true };
+	const variants = [
+		[true, 'perMessageDeflate: true', true,
+			[BASE, `${BASE}; client_max_window_bits=15`]],
+		[true, 'windows 10 and 9 asked, threshold 0', { serverMaxWindowBits: 10, clientMaxWindowBits: 9, threshold: 0 },
+			[`${BASE}; server_max_window_bits=10`, `${BASE}; server_max_window_bits=10; client_max_window_bits=9`]],
+		[takeover, '{ serverNoContextTakeover: false, clientNoContextTakeover: false }, server with context takeover',
+			{ serverNoContextTakeover: false, clientNoContextTakeover: false, threshold: 0 },
+			[PMD, `${PMD}; client_max_window_bits=15`]],
+		[takeover, '{ serverNoContextTakeover: true, clientNoContextTakeover: true }, server with context takeover',
+			{ serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 },
+			[`${PMD}; server_no_context_takeover`, `${PMD}; server_no_context_takeover; client_no_context_takeover`,
+				`${PMD}; server_no_context_takeover; client_max_window_bits=15`,
+				`${PMD}; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15`]],
+		[{ server_max_window_bits: 11, client_max_window_bits: 10, level: 9 }, 'server windows 11 and 10 by config',
+			{ threshold: 0 }, [`${BASE}; server_max_window_bits=11; client_max_window_bits=10`]],
+	];
+	for (const [config, what, options, allowed] of variants) {
+		let server;
+		try {
+			server = await startServer(COMPRESSION_SERVER, 0, 15000, [JSON.stringify({ compression: config })]);
+		} catch (e) {
+			report(`deflate: ${what}: the server starts`, e.message);
+			continue;
+		}
+		const uri = `ws://127.0.0.1:${server.port}/`;
+		await runCase(`deflate: ${what}: negotiated, 1 MiB text and binary and 102 more echo intact`,
+			() => deflateCase(WebSocket, uri, { perMessageDeflate: options }, allowed, messages), 30000);
+		await server.stop();
+	}
+	let server;
+	try {
+		server = await startServer('examples/echo.php', 0, 15000, ['--compression']);
+	} catch (e) {
+		report('deflate: examples/echo.php --compression: the server starts', e.message);
+		return;
+	}
+	await runCase('deflate: examples/echo.php --compression: negotiated, 1 MiB text and binary and 102 more echo intact',
+		() => deflateCase(WebSocket, `ws://127.0.0.1:${server.port}/`, { perMessageDeflate: true },
+			[BASE, `${BASE}; client_max_window_bits=15`], messages), 30000);
+	await server.stop();
 }
 
 async function main() {
@@ -246,6 +363,7 @@ async function main() {
 		}
 	});
 	await server.stop();
+	await compressionCases(WebSocket);
 	finish();
 }
 

@@ -1,6 +1,8 @@
 #!/bin/sh
 # run.sh - runs the interop suites (Python websockets, Node ws, headless Chromium) against
-# examples/echo.php and examples/chat.php, then prints the combined `N passed, N failed`.
+# examples/echo.php and examples/chat.php, and their permessage-deflate cases against
+# tests/compression/server.php and `examples/echo.php --compression`, then prints the combined
+# `N passed, N failed`.
 # Installs the pinned Node packages first when node_modules is missing. Works from any cwd.
 # Env: WS_PHP (see tests/conformance/conformance.py), CHROMIUM (default /usr/bin/chromium).
 set -u

@@ -1,6 +1,6 @@
 #!/bin/sh
-# tests/sanitize/run.sh - runs the phpt suite and the conformance suite (and, under ASan, the
-# workers suite) under a memory checker.
+# tests/sanitize/run.sh - runs the phpt and conformance suites (and, under ASan, the compression
+# and workers suites) under a memory checker.
 #   sh tests/sanitize/run.sh asan       the extension built with ASan and UBSan, PHP on the system
 #                                       allocator (USE_ZEND_ALLOC=0), LeakSanitizer at every exit
 #   sh tests/sanitize/run.sh valgrind   the extension's normal build under valgrind memcheck
@@ -162,7 +162,7 @@ fi
 pass=$((pass + p))
 fail=$((fail + f))
 
-# -- conformance, and workers (asan only: valgrind is too slow for 400 clients) --------------
+# -- conformance; compression and workers under ASan only (too slow under valgrind) ---------
 # A suite run against this build: `part NAME COMMAND...` adds its counts to the totals.
 part() {
 	name=$1
@@ -184,9 +184,12 @@ part() {
 	fail=$((fail + f))
 }
 part conformance sh "$scratch/tests/conformance/run.sh"
-# The master, the workers it forks and the replacements of a reload all inherit the ASan
-# runtime; each writes its own report file if it has anything to say.
-[ "$mode" = asan ] && part workers sh "$scratch/tests/workers/run.sh"
+if [ "$mode" = asan ]; then
+	part compression sh "$scratch/tests/compression/run.sh"
+	# The master, the workers it forks and the replacements of a reload all inherit the ASan
+	# runtime; each writes its own report file if it has anything to say.
+	part workers sh "$scratch/tests/workers/run.sh"
+fi
 
 # -- reports ---------------------------------------------------------------------------------
 # Whose report it is: the command line (without -d options) of the php the wrapper started with
