@@ -3,23 +3,21 @@
  * unmasked in place and copied once into the message, and whatever is left unparsed (at most
  * a partial frame header or request head) is carried over. An idle connection therefore holds
  * no input buffer at all. Output path: frames are queued as chunk references and written by
- * ws_conn_flush, which the server calls once per loop turn for every connection with output. */
+ * ws_conn_flush, which the server calls once per loop turn for every connection with output.
+ * The opening handshake (the request head, 101 or an HTTP answer) is in upgrade.c. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "conn.h"
+#include "conn_int.h"
 #include "alloc.h"
-#include "handshake.h"
 
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define IOV_BATCH 64
 #define LINGER_MS 2000 /* how long a shut-down connection may take to send its EOF */
 
-static void finish(ws_conn *c);
 static void fail(ws_conn *c, uint16_t code);
 
 /* ---- timers ---- */
@@ -31,10 +29,10 @@ static void on_timer(ws_loop *loop, ws_timer *t, void *arg)
 	ws_conn *c = arg;
 	c->timer = NULL; /* one-shot: the loop frees it after this returns */
 	/* Handshake too slow (slowloris), Close not answered, or EOF not sent after our FIN. */
-	finish(c);
+	ws_conn_finish(c);
 }
 
-static void set_timer(ws_conn *c, uint32_t ms)
+void ws_conn_set_timer(ws_conn *c, uint32_t ms)
 {
 	if (c->timer)
 		ws_loop_timer_stop(c->env->loop, c->timer);
@@ -43,7 +41,7 @@ static void set_timer(ws_conn *c, uint32_t ms)
 
 /* ---- output ---- */
 
-static int queue_chunk(ws_conn *c, ws_chunk *chunk)
+int ws_conn_queue(ws_conn *c, ws_chunk *chunk)
 {
 	if (c->out_count == c->out_cap) {
 		uint32_t cap = c->out_cap ? c->out_cap * 2 : 4;
@@ -98,7 +96,7 @@ static int queue_frame(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t l
 	ws_chunk *chunk = ws_conn_frame(opcode, data, len);
 	if (!chunk)
 		return WS_ENOMEM;
-	if (queue_chunk(c, chunk) < 0) {
+	if (ws_conn_queue(c, chunk) < 0) {
 		ws_chunk_unref(chunk);
 		return WS_ENOMEM;
 	}
@@ -146,7 +144,7 @@ void ws_conn_flush(ws_conn *c)
 		}
 		if (w < 0) {
 			/* EPIPE or ECONNRESET: the peer is gone; nothing queued can be delivered. */
-			finish(c);
+			ws_conn_finish(c);
 			return;
 		}
 		size_t left = (size_t)w;
@@ -178,7 +176,7 @@ void ws_conn_flush(ws_conn *c)
 		c->shutdown_after_flush = false;
 		shutdown(c->io.fd, SHUT_WR);
 		c->state = WS_CONN_LINGER;
-		set_timer(c, LINGER_MS);
+		ws_conn_set_timer(c, LINGER_MS);
 		return;
 	}
 	if (c->needs_drain && c->state == WS_CONN_OPEN) {
@@ -204,14 +202,14 @@ static void release_message(ws_conn *c)
 	c->msg_len = c->msg_cap = 0;
 }
 
-static void finish(ws_conn *c)
+void ws_conn_finish(ws_conn *c)
 {
 	if (c->state == WS_CONN_DONE)
 		return;
 	c->state = WS_CONN_DONE;
 	ws_loop_io_stop(c->env->loop, &c->io);
 	close(c->io.fd);
-	set_timer(c, 0);
+	ws_conn_set_timer(c, 0);
 	release_message(c);
 	drop_output(c);
 	ws_buf_release(&c->in);
@@ -236,41 +234,41 @@ static void fail(ws_conn *c, uint16_t code)
 	if (!c->close_received)
 		c->close_code = code;
 	if (!c->close_sent && queue_close(c, code, NULL, 0) < 0) {
-		finish(c);
+		ws_conn_finish(c);
 		return;
 	}
 	c->state = WS_CONN_CLOSING;
 	c->shutdown_after_flush = true;
-	set_timer(c, c->env->limits->close_timeout_ms);
+	ws_conn_set_timer(c, c->env->limits->close_timeout_ms);
 }
 
 int ws_conn_close(ws_conn *c, uint16_t code, const char *reason, size_t reason_len)
 {
 	if (c->state == WS_CONN_HANDSHAKE) {
-		finish(c);
+		ws_conn_finish(c);
 		return 0;
 	}
 	if (c->state != WS_CONN_OPEN)
 		return WS_ECLOSED;
 	c->state = WS_CONN_CLOSING;
 	if (queue_close(c, code, reason, reason_len) < 0) {
-		finish(c);
+		ws_conn_finish(c);
 		return 0;
 	}
 	/* Wait for the peer's Close; its absence is bounded by the close timeout. */
-	set_timer(c, c->env->limits->close_timeout_ms);
+	ws_conn_set_timer(c, c->env->limits->close_timeout_ms);
 	return 0;
 }
 
 void ws_conn_abort(ws_conn *c)
 {
-	finish(c);
+	ws_conn_finish(c);
 }
 
 void ws_conn_forget(ws_conn *c)
 {
 	c->handed_over = true; /* no on_close: the connection lives on in another process */
-	finish(c);
+	ws_conn_finish(c);
 }
 
 /* ---- sending ---- */
@@ -377,7 +375,7 @@ int ws_conn_send_frames(ws_conn *c, ws_frames *f)
 	}
 	if (!frame)
 		return WS_ENOMEM;
-	if (queue_chunk(c, own ? own : ws_chunk_ref(frame)) < 0) {
+	if (ws_conn_queue(c, own ? own : ws_chunk_ref(frame)) < 0) {
 		ws_chunk_unref(frame);
 		return WS_ENOMEM;
 	}
@@ -406,244 +404,6 @@ int ws_conn_ping(ws_conn *c, const uint8_t *data, size_t len)
 	return queue_frame(c, WS_FRAME_OP_PING, data, len);
 }
 
-/* ---- the opening handshake ---- */
-
-/* Queues a complete HTTP response and closes the connection once it is written. */
-static void respond(ws_conn *c, int status, const char *headers, size_t headers_len,
-                    const char *body, size_t body_len, bool head_only)
-{
-	/* A sizing pass (cap 0), then the response straight into a chunk of that size. */
-	size_t need =
-	    ws_handshake_write_response(NULL, 0, status, headers, headers_len, body, body_len);
-	ws_chunk *chunk = ws_chunk_new(need);
-	if (!chunk) {
-		finish(c);
-		return;
-	}
-	ws_handshake_write_response((char *)chunk->data, need, status, headers, headers_len, body,
-	                            body_len);
-	if (head_only)
-		chunk->len = need - body_len;
-	if (queue_chunk(c, chunk) < 0) {
-		ws_chunk_unref(chunk);
-		finish(c);
-		return;
-	}
-	c->read_paused = true;
-	c->state = WS_CONN_CLOSING;
-	c->shutdown_after_flush = true;
-	set_timer(c, c->env->limits->close_timeout_ms);
-}
-
-void ws_conn_reject(ws_conn *c, int status, const char *body, size_t body_len)
-{
-	respond(c, status, NULL, 0, body, body_len, false);
-}
-
-static void respond_plain(ws_conn *c, const ws_http_request *req)
-{
-	static const char upgrade_body[] = "Upgrade Required: this is a WebSocket endpoint.\n";
-	ws_reply reply = {0};
-	if (c->env->hooks->on_request)
-		c->env->hooks->on_request(c->env->owner, c, req, &reply);
-	if (c->state != WS_CONN_HANDSHAKE)
-		return; /* the hook closed the connection */
-	bool head = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
-	if (!reply.status) {
-		respond(c, 426, reply.headers, reply.headers_len, upgrade_body, sizeof(upgrade_body) - 1,
-		        head);
-		return;
-	}
-	respond(c, reply.status, reply.headers, reply.headers_len, reply.body, reply.body_len, head);
-}
-
-bool ws_conn_protocol_offered(const ws_http_request *req, const char *protocol, size_t len)
-{
-	char name[256];
-	if (len >= sizeof(name))
-		return false;
-	memcpy(name, protocol, len);
-	name[len] = '\0';
-	const char *const list[1] = {name};
-	return ws_handshake_choose_protocol(req, list, 1) == 0;
-}
-
-/* Cross-site WebSocket hijacking: a browser sends the page's Origin, and a page of another site
- * must not open a socket with the user's cookies. Clients without Origin are not browsers. */
-static bool origin_allowed(const ws_conn_limits *lim, const ws_http_request *req)
-{
-	if (!lim->num_allowed_origins)
-		return true;
-	const ws_http_header *origin = ws_http_find(req, "origin");
-	if (!origin)
-		return true;
-	for (size_t i = 0; i < lim->num_allowed_origins; i++) {
-		const char *o = lim->allowed_origins[i];
-		if (strlen(o) == origin->value_len && strncasecmp(o, origin->value, origin->value_len) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Accepts the first acceptable permessage-deflate offer, if compression is on: sets up c and
- * appends the response line to extra. Returns 0, or WS_ENOMEM. */
-static int negotiate_deflate(ws_conn *c, const ws_http_request *req, ws_buf *extra)
-{
-	const ws_conn_limits *lim = c->env->limits;
-	if (!lim->deflate)
-		return 0;
-	const char *values[WS_HTTP_MAX_HEADERS];
-	size_t lens[WS_HTTP_MAX_HEADERS], n = 0;
-	for (size_t i = 0; i < req->num_headers && n < WS_HTTP_MAX_HEADERS; i++) {
-		const ws_http_header *h = &req->headers[i];
-		static const char name[] = "sec-websocket-extensions";
-		if (h->name_len == sizeof(name) - 1 && strncasecmp(h->name, name, h->name_len) == 0) {
-			values[n] = h->value;
-			lens[n++] = h->value_len;
-		}
-	}
-	char resp[160];
-	size_t resp_len = 0;
-	if (!n || ws_deflate_negotiate(lim->deflate, values, lens, n, &c->deflate, resp, sizeof(resp),
-	                               &resp_len) != 1)
-		return 0;
-	if (lim->deflate->server_context_takeover && !c->deflate.server_no_context_takeover &&
-	    !(c->deflater = ws_deflater_new(&c->deflate, lim->deflate)))
-		return WS_ENOMEM;
-	static const char name[] = "Sec-WebSocket-Extensions: ";
-	if (ws_buf_append(extra, name, sizeof(name) - 1) < 0 ||
-	    ws_buf_append(extra, resp, resp_len) < 0 || ws_buf_append(extra, "\r\n", 2) < 0)
-		return WS_ENOMEM;
-	c->deflate_on = true;
-	c->frames.allow_rsv1 = true;
-	return 0;
-}
-
-static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_handshake *hs)
-{
-	const ws_conn_limits *lim = c->env->limits;
-	ws_reply reply = {0};
-	if (!origin_allowed(lim, req)) {
-		static const char body[] = "Origin not allowed.\n";
-		respond(c, 403, NULL, 0, body, sizeof(body) - 1, false);
-		return;
-	}
-	int idx = ws_handshake_choose_protocol(req, lim->subprotocols, lim->num_subprotocols);
-	if (idx >= 0) {
-		reply.protocol = lim->subprotocols[idx];
-		reply.protocol_len = strlen(reply.protocol);
-	}
-	if (c->env->hooks->on_handshake)
-		c->env->hooks->on_handshake(c->env->owner, c, req, &reply);
-	if (c->state != WS_CONN_HANDSHAKE)
-		return; /* the hook closed the connection */
-	if (reply.status && reply.status != 101) {
-		respond(c, reply.status, reply.headers, reply.headers_len, reply.body, reply.body_len,
-		        false);
-		return;
-	}
-	/* A subprotocol the client did not offer would make it fail the connection (RFC 6455
-	 * 4.1); checking the offer also guarantees the name holds no CR or LF. */
-	if (reply.protocol_len && !ws_conn_protocol_offered(req, reply.protocol, reply.protocol_len)) {
-		static const char body[] = "The server chose a subprotocol the client did not offer.\n";
-		respond(c, 500, NULL, 0, body, sizeof(body) - 1, false);
-		return;
-	}
-	/* The extension header goes first, then the application's own lines. */
-	ws_buf extra = {0};
-	if (negotiate_deflate(c, req, &extra) < 0 ||
-	    (reply.headers_len && ws_buf_append(&extra, reply.headers, reply.headers_len) < 0)) {
-		ws_buf_release(&extra);
-		finish(c);
-		return;
-	}
-	const char *extra_ptr = extra.ptr ? (const char *)extra.ptr + extra.head : NULL;
-	size_t extra_len = ws_buf_avail(&extra);
-	size_t need = ws_handshake_write_101(NULL, 0, hs->accept, reply.protocol, reply.protocol_len,
-	                                     extra_ptr, extra_len);
-	ws_chunk *chunk = ws_chunk_new(need);
-	if (!chunk) {
-		ws_buf_release(&extra);
-		finish(c);
-		return;
-	}
-	ws_handshake_write_101((char *)chunk->data, need, hs->accept, reply.protocol,
-	                       reply.protocol_len, extra_ptr, extra_len);
-	ws_buf_release(&extra);
-	if (reply.protocol_len) {
-		c->subprotocol = ws_malloc(reply.protocol_len + 1);
-		if (c->subprotocol) {
-			memcpy(c->subprotocol, reply.protocol, reply.protocol_len);
-			c->subprotocol[reply.protocol_len] = '\0';
-		}
-	}
-	if (!c->subprotocol && reply.protocol_len) {
-		ws_chunk_unref(chunk);
-		finish(c);
-		return;
-	}
-	if (queue_chunk(c, chunk) < 0) {
-		ws_chunk_unref(chunk);
-		finish(c);
-		return;
-	}
-	set_timer(c, 0);
-	c->state = WS_CONN_OPEN;
-	c->opened = true;
-	c->env->opened(c->env->server, c);
-	/* Send the 101 now, so that bufferedAmount() in onOpen counts only what the application
-	 * queued; this is one write per connection, not per message. */
-	ws_conn_flush(c);
-	if (c->state != WS_CONN_OPEN)
-		return;
-	if (c->env->hooks->on_open)
-		c->env->hooks->on_open(c->env->owner, c);
-}
-
-/* Returns the bytes consumed from buf: the request head, or everything after a failure. */
-static size_t parse_request(ws_conn *c, const uint8_t *buf, size_t len)
-{
-	ws_http_request req;
-	ssize_t n = ws_http_parse(&c->http, buf, len, &req);
-	if (n == WS_EAGAIN)
-		return 0;
-	if (n < 0) {
-		static const char body[] = "Bad request.\n";
-		static const char too_big[] = "Request header fields too large.\n";
-		int status = c->http.status ? c->http.status : 400;
-		if (status == 431)
-			respond(c, status, NULL, 0, too_big, sizeof(too_big) - 1, false);
-		else
-			respond(c, status, NULL, 0, body, sizeof(body) - 1, false);
-		return len;
-	}
-	ws_handshake hs;
-	switch (ws_handshake_check(&req, &hs)) {
-	case WS_HANDSHAKE_UPGRADE:
-		accept_upgrade(c, &req, &hs);
-		break;
-	case WS_HANDSHAKE_PLAIN:
-		respond_plain(c, &req);
-		break;
-	default: {
-		const char *reason = hs.reason ? hs.reason : "Bad request.";
-		char body[160];
-		size_t blen = strlen(reason);
-		if (blen > sizeof(body) - 1)
-			blen = sizeof(body) - 1;
-		memcpy(body, reason, blen);
-		body[blen++] = '\n';
-		/* A 405 must say which methods the resource supports (RFC 9110 15.5.6). */
-		static const char allow[] = "Allow: GET\r\n";
-		bool is_405 = hs.status == 405;
-		respond(c, hs.status, is_405 ? allow : NULL, is_405 ? sizeof(allow) - 1 : 0, body, blen,
-		        false);
-		break;
-	}
-	}
-	return (size_t)n;
-}
-
 /* ---- frames and messages ---- */
 
 static void handle_close_frame(ws_conn *c)
@@ -662,7 +422,7 @@ static void handle_close_frame(ws_conn *c)
 	c->reason_len = (uint8_t)reason_len;
 	release_message(c);
 	if (!c->close_sent && queue_close(c, code, NULL, 0) < 0) {
-		finish(c);
+		ws_conn_finish(c);
 		return;
 	}
 	/* Both Close frames are exchanged: the server closes the TCP connection first
@@ -670,7 +430,7 @@ static void handle_close_frame(ws_conn *c)
 	c->state = WS_CONN_CLOSING;
 	c->read_paused = true;
 	c->shutdown_after_flush = true;
-	set_timer(c, c->env->limits->close_timeout_ms);
+	ws_conn_set_timer(c, c->env->limits->close_timeout_ms);
 	if (!c->pending)
 		c->env->want_flush(c->env->server, c);
 }
@@ -882,7 +642,7 @@ static size_t process(ws_conn *c, uint8_t *buf, size_t len)
 		if (c->read_paused || c->state >= WS_CONN_LINGER)
 			return len;
 		if (c->state == WS_CONN_HANDSHAKE) {
-			size_t n = parse_request(c, buf, len);
+			size_t n = ws_conn_upgrade(c, buf, len);
 			if (!n)
 				return 0;
 			off = n;
@@ -908,7 +668,7 @@ static void drain_linger(ws_conn *c)
 {
 	ssize_t n = ws_net_read(c->io.fd, c->env->rbuf, c->env->rbuf_cap);
 	if (n == 0 || (n < 0 && n != WS_EAGAIN))
-		finish(c);
+		ws_conn_finish(c);
 }
 
 /* Reads once; returns the bytes read (0 when nothing was there or the connection ended). */
@@ -927,7 +687,7 @@ static size_t read_input(ws_conn *c)
 		return 0;
 	if (n <= 0) {
 		/* The peer closed or reset the connection; without a Close frame this is 1006. */
-		finish(c);
+		ws_conn_finish(c);
 		return 0;
 	}
 	ws_stat_add(&env->stats->bytes_in, (uint64_t)n);
@@ -999,7 +759,7 @@ ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state stat
 		return NULL;
 	}
 	if (state == WS_CONN_HANDSHAKE)
-		set_timer(c, env->limits->handshake_timeout_ms);
+		ws_conn_set_timer(c, env->limits->handshake_timeout_ms);
 	c->last_read_ms = ws_loop_now_ms(env->loop);
 	return c;
 }
@@ -1015,7 +775,7 @@ ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockadd
 int ws_conn_queue_raw(ws_conn *c, ws_chunk *chunk)
 {
 	ws_chunk_ref(chunk);
-	if (queue_chunk(c, chunk) < 0) {
+	if (ws_conn_queue(c, chunk) < 0) {
 		ws_chunk_unref(chunk);
 		return WS_ENOMEM;
 	}
