@@ -81,6 +81,9 @@ class WebsocketServer
     /** The bound port (useful with 'port' => 0), or 0 before start(). */
     public function getPort(): int {}
 
+    /** The port that speaks TLS: 'port' itself, or 'tls.port' (0 before start()); null without 'tls'. */
+    public function getTlsPort(): ?int {}
+
     public function getConfig(): array {}
 }
 

@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: 43dbb4daed676bca56f885d11b12ccdcae076bc6 */
+ * Stub hash: 0ac29ad6380030637cd1ee5558ba867582cb225b */
 
 ZEND_BEGIN_ARG_INFO_EX(arginfo_class_WebsocketServer___construct, 0, 0, 0)
 	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, config, IS_ARRAY, 0, "[]")
@@ -81,6 +81,9 @@ ZEND_END_ARG_INFO()
 
 #define arginfo_class_WebsocketServer_getPort arginfo_class_WebsocketServer_workerId
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_WebsocketServer_getTlsPort, 0, 0, IS_LONG, 1)
+ZEND_END_ARG_INFO()
+
 #define arginfo_class_WebsocketServer_getConfig arginfo_class_WebsocketServer_stats
 
 ZEND_BEGIN_ARG_INFO_EX(arginfo_class_WebsocketConnection___construct, 0, 0, 0)
@@ -134,6 +137,7 @@ ZEND_METHOD(WebsocketServer, getConnection);
 ZEND_METHOD(WebsocketServer, addTimer);
 ZEND_METHOD(WebsocketServer, clearTimer);
 ZEND_METHOD(WebsocketServer, getPort);
+ZEND_METHOD(WebsocketServer, getTlsPort);
 ZEND_METHOD(WebsocketServer, getConfig);
 ZEND_METHOD(WebsocketConnection, __construct);
 ZEND_METHOD(WebsocketConnection, send);
@@ -172,6 +176,7 @@ static const zend_function_entry class_WebsocketServer_methods[] = {
 	ZEND_ME(WebsocketServer, addTimer, arginfo_class_WebsocketServer_addTimer, ZEND_ACC_PUBLIC)
 	ZEND_ME(WebsocketServer, clearTimer, arginfo_class_WebsocketServer_clearTimer, ZEND_ACC_PUBLIC)
 	ZEND_ME(WebsocketServer, getPort, arginfo_class_WebsocketServer_getPort, ZEND_ACC_PUBLIC)
+	ZEND_ME(WebsocketServer, getTlsPort, arginfo_class_WebsocketServer_getTlsPort, ZEND_ACC_PUBLIC)
 	ZEND_ME(WebsocketServer, getConfig, arginfo_class_WebsocketServer_getConfig, ZEND_ACC_PUBLIC)
 	ZEND_FE_END
 };

@@ -136,9 +136,11 @@ void ws_conn_flush(ws_conn *c)
 			iov[n].iov_len = ch->len - skip;
 			total += iov[n++].iov_len;
 		}
-		ssize_t w = ws_net_writev(c->io.fd, iov, n);
+		ssize_t w = c->tls ? ws_tls_writev(c->tls, iov, n) : ws_net_writev(c->io.fd, iov, n);
 		if (w == WS_EAGAIN) {
-			ws_loop_io_set(c->env->loop, &c->io, c->io.events | WS_IO_WRITE);
+			/* A TLS write that must read first resumes on readability (see on_io). */
+			if (!c->tls || !ws_tls_write_wants_read(c->tls))
+				ws_loop_io_set(c->env->loop, &c->io, c->io.events | WS_IO_WRITE);
 			c->needs_drain = c->opened;
 			return;
 		}
@@ -164,16 +166,21 @@ void ws_conn_flush(ws_conn *c)
 			c->out_count--;
 		}
 		if ((size_t)w < total) {
-			ws_loop_io_set(c->env->loop, &c->io, c->io.events | WS_IO_WRITE);
+			if (!c->tls || !ws_tls_write_wants_read(c->tls))
+				ws_loop_io_set(c->env->loop, &c->io, c->io.events | WS_IO_WRITE);
 			c->needs_drain = c->opened;
 			return;
 		}
 	}
-	ws_loop_io_set(c->env->loop, &c->io, c->io.events & ~WS_IO_WRITE);
+	if (!c->tls || !ws_tls_read_wants_write(c->tls))
+		ws_loop_io_set(c->env->loop, &c->io, c->io.events & ~WS_IO_WRITE);
 	if (c->shutdown_after_flush) {
-		/* Our last frame is out: send FIN, then keep reading until the peer's EOF so that
-		 * closing the socket never resets a connection whose data the peer has not read. */
+		/* Our last frame is out: send FIN (after close_notify), then keep reading until the
+		 * peer's EOF so that closing the socket never resets a connection whose data the peer
+		 * has not read. */
 		c->shutdown_after_flush = false;
+		if (c->tls)
+			ws_tls_shutdown(c->tls);
 		shutdown(c->io.fd, SHUT_WR);
 		c->state = WS_CONN_LINGER;
 		ws_conn_set_timer(c, LINGER_MS);
@@ -215,8 +222,10 @@ void ws_conn_finish(ws_conn *c)
 	ws_buf_release(&c->in);
 	ws_deflater_free(c->deflater);
 	ws_inflater_free(c->inflater);
+	ws_tls_free(c->tls);
 	c->deflater = NULL;
 	c->inflater = NULL;
+	c->tls = NULL;
 	c->env->done(c->env->server, c);
 	if (c->opened && !c->handed_over && c->env->hooks->on_close) {
 		uint16_t code = c->close_code ? c->close_code : WS_CLOSE_ABNORMAL;
@@ -671,6 +680,27 @@ static void drain_linger(ws_conn *c)
 		ws_conn_finish(c);
 }
 
+/* A client that spoke plain HTTP to the TLS port gets a readable answer instead of a reset;
+ * from here on the connection is plain TCP. */
+static void refuse_plain_http(ws_conn *c)
+{
+	static const char body[] = "This port speaks TLS: use https:// or wss://.\n";
+	ws_tls_free(c->tls);
+	c->tls = NULL;
+	ws_conn_reject(c, 400, body, sizeof(body) - 1);
+}
+
+static ssize_t read_socket(ws_conn *c, void *buf, size_t len)
+{
+	if (!c->tls)
+		return ws_net_read(c->io.fd, buf, len);
+	ssize_t n = ws_tls_read(c->tls, buf, len);
+	/* A handshake that must write before it can read on waits for writability. */
+	if (n == WS_EAGAIN && ws_tls_read_wants_write(c->tls))
+		ws_loop_io_set(c->env->loop, &c->io, c->io.events | WS_IO_WRITE);
+	return n;
+}
+
 /* Reads once; returns the bytes read (0 when nothing was there or the connection ended). */
 static size_t read_input(ws_conn *c)
 {
@@ -682,9 +712,13 @@ static size_t read_input(ws_conn *c)
 	}
 	if (carried)
 		memcpy(env->rbuf, c->in.ptr + c->in.head, carried);
-	ssize_t n = ws_net_read(c->io.fd, env->rbuf + carried, env->rbuf_cap - carried);
+	ssize_t n = read_socket(c, env->rbuf + carried, env->rbuf_cap - carried);
 	if (n == WS_EAGAIN)
 		return 0;
+	if (n == WS_EPROTO && c->tls && ws_tls_plain_http(c->tls)) {
+		refuse_plain_http(c);
+		return 0;
+	}
 	if (n <= 0) {
 		/* The peer closed or reset the connection; without a Close frame this is 1006. */
 		ws_conn_finish(c);
@@ -725,18 +759,35 @@ void ws_conn_read_pending(ws_conn *c, size_t max_bytes)
 	}
 }
 
+/* A TLS session may need the other direction: a read that had to write (handshake) resumes
+ * on writability, a write that had to read resumes on readability. */
+static unsigned tls_crossed(ws_conn *c, unsigned events)
+{
+	if ((events & WS_IO_WRITE) && ws_tls_read_wants_write(c->tls))
+		events |= WS_IO_READ;
+	if ((events & (WS_IO_READ | WS_IO_ERROR)) && ws_tls_write_wants_read(c->tls))
+		events |= WS_IO_WRITE;
+	return events;
+}
+
 static void on_io(ws_loop *loop, ws_io *io, unsigned events)
 {
 	(void)loop;
 	ws_conn *c = (ws_conn *)io; /* io is the first member */
+	if (c->tls)
+		events = tls_crossed(c, events);
 	if (events & WS_IO_WRITE)
 		ws_conn_flush(c);
 	if (c->state == WS_CONN_DONE || c->input_held || !(events & (WS_IO_READ | WS_IO_ERROR)))
 		return;
-	if (c->state == WS_CONN_LINGER)
+	if (c->state == WS_CONN_LINGER) {
 		drain_linger(c);
-	else
-		read_input(c);
+		return;
+	}
+	/* Records already decrypted inside the session do not make the socket readable again. */
+	while (read_input(c) && c->tls && ws_tls_pending(c->tls) && !c->input_held &&
+	       c->state < WS_CONN_LINGER)
+		;
 }
 
 /* ---- life ---- */
@@ -764,11 +815,19 @@ ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state stat
 	return c;
 }
 
-ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockaddr_storage *addr)
+ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockaddr_storage *addr,
+                     ws_tls_ctx *tls)
 {
+	ws_tls *session = tls ? ws_tls_new(tls, fd) : NULL;
+	if (tls && !session)
+		return NULL;
 	ws_conn *c = ws_conn_adopt(env, fd, id, WS_CONN_HANDSHAKE);
-	if (c)
-		ws_net_format_addr(addr, c->remote_ip, sizeof(c->remote_ip), &c->remote_port);
+	if (!c) {
+		ws_tls_free(session);
+		return NULL;
+	}
+	c->tls = session;
+	ws_net_format_addr(addr, c->remote_ip, sizeof(c->remote_ip), &c->remote_port);
 	return c;
 }
 

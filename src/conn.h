@@ -19,6 +19,7 @@
 #include "net.h"
 #include "rooms.h"
 #include "stats.h"
+#include "tls.h"
 #include "utf8.h"
 
 #include <stdbool.h>
@@ -147,6 +148,7 @@ struct ws_conn {
 	uint8_t reason_len;
 	char close_reason[WS_FRAME_MAX_CONTROL];
 	ws_timer *timer; /* handshake, close or linger deadline */
+	ws_tls *tls;     /* wss://: the session, or NULL for plain TCP */
 	ws_buf in;       /* unparsed input carried between reads (partial heads/headers) */
 	ws_http_parser http;
 	ws_frame_parser frames;
@@ -180,9 +182,10 @@ struct ws_conn {
 	int remote_port;
 };
 
-/* Creates a connection for an accepted socket and starts reading. Returns NULL on failure
- * (the caller closes fd). */
-ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockaddr_storage *addr);
+/* Creates a connection for an accepted socket and starts reading; with tls, the TLS handshake
+ * comes first (within the handshake timeout). Returns NULL on failure (the caller closes fd). */
+ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockaddr_storage *addr,
+                     ws_tls_ctx *tls);
 
 /* Creates a connection in `state` (HANDSHAKE, or OPEN for a socket handed over by a
  * predecessor worker) that reads fd; a handshake is bounded by its timeout. ws_conn_new
@@ -257,6 +260,12 @@ typedef struct ws_frames {
  * ws_conn_send. */
 int ws_conn_send_frames(ws_conn *c, ws_frames *f);
 void ws_frames_release(ws_frames *f);
+
+/* Served over TLS. */
+static inline bool ws_conn_is_secure(const ws_conn *c)
+{
+	return c->tls != NULL;
+}
 
 static inline bool ws_conn_is_open(const ws_conn *c)
 {

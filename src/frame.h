@@ -22,17 +22,18 @@
 #define WS_FRAME_MAX_CONTROL 125
 
 /* Close codes (RFC 6455 7.4.1 and the IANA registry). */
-#define WS_CLOSE_NORMAL         1000
-#define WS_CLOSE_GOING_AWAY     1001
-#define WS_CLOSE_PROTOCOL_ERROR 1002
-#define WS_CLOSE_UNSUPPORTED    1003
-#define WS_CLOSE_NO_STATUS      1005 /* never sent: "the close frame had no code" */
-#define WS_CLOSE_ABNORMAL       1006 /* never sent: "no close frame at all" */
-#define WS_CLOSE_INVALID_DATA   1007
-#define WS_CLOSE_POLICY         1008
-#define WS_CLOSE_TOO_BIG        1009
-#define WS_CLOSE_EXTENSION      1010
-#define WS_CLOSE_INTERNAL_ERROR 1011
+#define WS_CLOSE_NORMAL          1000
+#define WS_CLOSE_GOING_AWAY      1001
+#define WS_CLOSE_PROTOCOL_ERROR  1002
+#define WS_CLOSE_UNSUPPORTED     1003
+#define WS_CLOSE_NO_STATUS       1005 /* never sent: "the close frame had no code" */
+#define WS_CLOSE_ABNORMAL        1006 /* never sent: "no close frame at all" */
+#define WS_CLOSE_INVALID_DATA    1007
+#define WS_CLOSE_POLICY          1008
+#define WS_CLOSE_TOO_BIG         1009
+#define WS_CLOSE_EXTENSION       1010
+#define WS_CLOSE_INTERNAL_ERROR  1011
+#define WS_CLOSE_SERVICE_RESTART 1012 /* a reload: reconnect */
 
 /* Parser state. Set the configuration fields, zero the rest (zero is the initial state). */
 typedef struct ws_frame_parser {

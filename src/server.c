@@ -250,14 +250,16 @@ static void resume_accept(ws_loop *loop, ws_timer *t, void *arg)
 	(void)t;
 	ws_server *s = arg;
 	s->accept_timer = NULL;
-	if (!s->stopping)
-		ws_loop_io_set(loop, &s->listen_io, WS_IO_READ);
+	for (int i = 0; i < 2 && !s->stopping; i++)
+		if (s->listeners[i].fd >= 0)
+			ws_loop_io_set(loop, &s->listeners[i].io, WS_IO_READ);
 }
 
 static void on_accept(ws_loop *loop, ws_io *io, unsigned events)
 {
 	(void)events;
-	ws_server *s = (ws_server *)((char *)io - offsetof(ws_server, listen_io));
+	ws_listener *l = (ws_listener *)io;
+	ws_server *s = l->server;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage addr;
 		int fd = ws_net_accept(io->fd, &addr);
@@ -287,7 +289,7 @@ static void on_accept(ws_loop *loop, ws_io *io, unsigned events)
 		uint64_t seq = s->my->next_seq + 1;
 		ws_stat_set(&s->my->next_seq, seq);
 		uint64_t id = ((uint64_t)s->cfg.worker_index << ID_WORKER_SHIFT) | seq;
-		ws_conn *c = ws_conn_new(&s->env, fd, id, &addr);
+		ws_conn *c = ws_conn_new(&s->env, fd, id, &addr, l->tls ? s->tls : NULL);
 		if (!c) {
 			close(fd);
 			continue;
@@ -322,6 +324,34 @@ static char *dup_str(const char *str)
 	return d;
 }
 
+static void tls_config_free(ws_tls_config *t)
+{
+	ws_free((char *)t->cert);
+	ws_free((char *)t->key);
+	ws_free((char *)t->passphrase);
+	ws_free((char *)t->ca);
+	ws_free((char *)t->ciphers);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Keeps the TLS settings (a reload reads the files again) and loads them. */
+static int tls_config_copy(ws_server *s, const ws_tls_config *src, ws_err *err)
+{
+	ws_tls_config *t = &s->tls_cfg;
+	*t = *src;
+	t->cert = src->cert ? dup_str(src->cert) : NULL;
+	t->key = src->key ? dup_str(src->key) : NULL;
+	t->passphrase = src->passphrase ? dup_str(src->passphrase) : NULL;
+	t->ca = src->ca ? dup_str(src->ca) : NULL;
+	t->ciphers = src->ciphers ? dup_str(src->ciphers) : NULL;
+	if ((src->cert && !t->cert) || (src->key && !t->key) || (src->passphrase && !t->passphrase) ||
+	    (src->ca && !t->ca) || (src->ciphers && !t->ciphers))
+		return ws_err_set(err, WS_ENOMEM, 0, "out of memory");
+	s->cfg.tls = t;
+	s->tls = ws_tls_ctx_new(t, err);
+	return s->tls ? 0 : WS_EINVAL;
+}
+
 /* Copies n strings into a NULL-terminated array; NULL on failure (nothing leaks). */
 static char **dup_list(const char *const *src, size_t n)
 {
@@ -344,9 +374,10 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 		return NULL;
 	}
 	s->cfg = *cfg;
-	s->listen_fd = -1;
-	s->port = -1;
-	s->listen_io.slot = -1;
+	for (int i = 0; i < 2; i++) {
+		s->listeners[i] = (ws_listener){.server = s, .fd = -1, .port = -1};
+		s->listeners[i].io.slot = -1;
+	}
 	s->reserve_fd = -1;
 	s->handoff_fd = -1;
 	s->workers = 1;
@@ -398,6 +429,10 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	if (cfg->deflate)
 		s->deflate = *cfg->deflate;
 	s->cfg.deflate = NULL; /* the caller's; limits.deflate is the copy */
+	if (cfg->tls && tls_config_copy(s, cfg->tls, err) < 0) {
+		ws_server_free(s);
+		return NULL;
+	}
 	s->env = (ws_conn_env){
 	    .loop = s->loop,
 	    .limits = &s->limits,
@@ -419,10 +454,7 @@ void ws_server_free(ws_server *s)
 {
 	if (!s)
 		return;
-	if (s->listen_fd >= 0) {
-		ws_loop_io_stop(s->loop, &s->listen_io);
-		close(s->listen_fd);
-	}
+	ws_server_close_listener(s);
 	ws_worker_free(s);
 	if (s->loop)
 		ws_loop_free(s->loop); /* frees pending timers, including accept/stop timers */
@@ -442,6 +474,8 @@ void ws_server_free(ws_server *s)
 	ws_free(s->ips);
 	if (s->reserve_fd >= 0)
 		close(s->reserve_fd);
+	ws_tls_ctx_free(s->tls);
+	tls_config_free(&s->tls_cfg);
 	ws_free(s->host);
 	ws_free(s->env.rbuf);
 	ws_free(s->dead);
@@ -451,23 +485,48 @@ void ws_server_free(ws_server *s)
 
 int ws_server_listen(ws_server *s, ws_err *err)
 {
-	if (s->listen_fd >= 0 || s->stopping)
+	if (s->listeners[0].fd >= 0 || s->stopping)
 		return 0;
 	int fd = ws_net_listen(s->host, s->cfg.port, s->cfg.backlog, s->cfg.reuse_port, err);
 	if (fd < 0)
 		return fd;
-	return ws_server_listen_fd(s, fd, err);
+	int tls_fd = -1;
+	if (s->tls && s->cfg.tls_port >= 0) {
+		tls_fd = ws_net_listen(s->host, s->cfg.tls_port, s->cfg.backlog, s->cfg.reuse_port, err);
+		if (tls_fd < 0) {
+			close(fd);
+			return tls_fd;
+		}
+	}
+	return ws_server_listen_fds(s, fd, tls_fd, err);
 }
 
-int ws_server_listen_fd(ws_server *s, int fd, ws_err *err)
+static int listen_on(ws_server *s, ws_listener *l, int fd, bool tls, ws_err *err)
 {
-	if (ws_loop_io_start(s->loop, &s->listen_io, fd, WS_IO_READ, on_accept) < 0) {
+	if (ws_loop_io_start(s->loop, &l->io, fd, WS_IO_READ, on_accept) < 0) {
 		close(fd);
 		return ws_err_set(err, WS_ESYS, errno, "cannot watch the listening socket: %s",
 		                  strerror(errno));
 	}
-	s->listen_fd = fd;
-	s->port = ws_net_local_port(fd);
+	l->fd = fd;
+	l->port = ws_net_local_port(fd);
+	l->tls = tls;
+	return 0;
+}
+
+int ws_server_listen_fds(ws_server *s, int fd, int tls_fd, ws_err *err)
+{
+	bool extra = s->tls && s->cfg.tls_port >= 0;
+	int rc = listen_on(s, &s->listeners[0], fd, s->tls && !extra, err);
+	if (rc < 0) {
+		if (tls_fd >= 0)
+			close(tls_fd);
+		return rc;
+	}
+	if (tls_fd >= 0 && (rc = listen_on(s, &s->listeners[1], tls_fd, true, err)) < 0) {
+		ws_server_close_listener(s);
+		return rc;
+	}
 	if (s->reserve_fd < 0)
 		s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
@@ -475,7 +534,27 @@ int ws_server_listen_fd(ws_server *s, int fd, ws_err *err)
 
 int ws_server_port(const ws_server *s)
 {
-	return s->port;
+	return s->listeners[0].port;
+}
+
+int ws_server_tls_port(const ws_server *s)
+{
+	for (int i = 0; i < 2; i++)
+		if (s->listeners[i].tls)
+			return s->listeners[i].port;
+	return -1;
+}
+
+int ws_server_tls_reload(ws_server *s, ws_err *err)
+{
+	if (!s->tls)
+		return 0;
+	ws_tls_ctx *fresh = ws_tls_ctx_new(&s->tls_cfg, err);
+	if (!fresh)
+		return err ? err->code : WS_EINVAL;
+	ws_tls_ctx_free(s->tls);
+	s->tls = fresh;
+	return 0;
 }
 
 static void on_signal(ws_loop *loop, int signo, void *arg)
@@ -586,10 +665,13 @@ out:
 
 void ws_server_close_listener(ws_server *s)
 {
-	if (s->listen_fd >= 0) {
-		ws_loop_io_stop(s->loop, &s->listen_io);
-		close(s->listen_fd);
-		s->listen_fd = -1;
+	for (int i = 0; i < 2; i++) {
+		ws_listener *l = &s->listeners[i];
+		if (l->fd < 0)
+			continue;
+		ws_loop_io_stop(s->loop, &l->io);
+		close(l->fd);
+		l->fd = -1;
 	}
 	if (s->accept_timer) {
 		ws_loop_timer_stop(s->loop, s->accept_timer);

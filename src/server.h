@@ -7,6 +7,7 @@
 #include "conn.h"
 #include "deflate.h"
 #include "stats.h"
+#include "tls.h"
 
 typedef struct ws_server ws_server;
 
@@ -34,6 +35,8 @@ typedef struct ws_server_config {
 	size_t num_allowed_origins;
 	const ws_deflate_config *deflate; /* permessage-deflate, or NULL (off); copied */
 	size_t deflate_min_bytes;         /* shorter messages are sent uncompressed */
+	const ws_tls_config *tls;         /* wss://, or NULL; files are loaded by ws_server_new */
+	int tls_port; /* with tls: < 0 makes `port` speak TLS; else an extra TLS listener (0: any) */
 } ws_server_config;
 
 /* Creates a server (nothing is bound yet). hooks is copied; owner is passed to every hook.
@@ -49,6 +52,13 @@ int ws_server_listen(ws_server *s, ws_err *err);
 
 /* The port actually bound (useful with port 0), or -1 before ws_server_listen. */
 int ws_server_port(const ws_server *s);
+
+/* The port that speaks TLS (`port` itself, or the extra one), or -1. */
+int ws_server_tls_port(const ws_server *s);
+
+/* Loads the TLS files again (renewed certificates); connections accepted from now on use
+ * them. On failure the old ones stay and err says why. 0 without TLS. */
+int ws_server_tls_reload(ws_server *s, ws_err *err);
 
 /* Runs the loop until ws_server_stop (or SIGINT/SIGTERM, routed to it while running) and every
  * connection is finished. Returns 0 or a negative WS_E* with err filled. */
@@ -114,13 +124,14 @@ unsigned ws_server_worker(const ws_server *s);
 /* ---- as one worker of several (workers.h starts them) ---- */
 
 typedef struct ws_worker_env {
-	unsigned index;   /* this worker */
-	unsigned workers; /* how many */
-	int bus_fd;       /* socket to the master (the server owns it from now on) */
-	int listen_fd;    /* the listening socket of this worker's slot (borrowed) */
-	int handoff_fd;   /* a reload's successor: receive the predecessor's connections, or -1 */
-	ws_stats *stats;  /* shared; borrowed */
-	size_t bus_max;   /* bound of the queue to the master, bytes */
+	unsigned index;    /* this worker */
+	unsigned workers;  /* how many */
+	int bus_fd;        /* socket to the master (the server owns it from now on) */
+	int listen_fd;     /* the listening socket of this worker's slot (borrowed) */
+	int tls_listen_fd; /* the slot's extra TLS listening socket (borrowed), or -1 */
+	int handoff_fd;    /* a reload's successor: receive the predecessor's connections, or -1 */
+	ws_stats *stats;   /* shared; borrowed */
+	size_t bus_max;    /* bound of the queue to the master, bytes */
 } ws_worker_env;
 
 /* Makes s a worker: it serves w->listen_fd, talks to the master over w->bus_fd, and stops

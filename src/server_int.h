@@ -20,6 +20,15 @@ typedef struct ip_count {
 	char ip[WS_NET_ADDR_MAX];
 } ip_count;
 
+/* A listening socket; io comes first, so the accept callback finds the rest. */
+typedef struct ws_listener {
+	ws_io io;
+	ws_server *server;
+	int fd; /* -1: not listening */
+	int port;
+	bool tls;
+} ws_listener;
+
 struct ws_server {
 	ws_server_config cfg;
 	char *host;
@@ -30,9 +39,9 @@ struct ws_server {
 	ws_server_hooks hooks;
 	ws_conn_env env;
 	ws_loop *loop;
-	int listen_fd;
-	int port;
-	ws_io listen_io;
+	ws_listener listeners[2]; /* `port`, then the extra TLS port (tls_port >= 0) */
+	ws_tls_ctx *tls;          /* the TLS listeners' context, or NULL */
+	ws_tls_config tls_cfg;    /* its settings, copied (a reload loads the files again) */
 	ws_timer *accept_timer;
 	ws_timer *stop_timer;
 	ws_timer *keepalive_timer;
@@ -77,7 +86,8 @@ int ws_worker_post(ws_server *s, uint8_t type, uint8_t flags, uint16_t code, uin
 /* server.c, called by worker.c */
 int ws_server_link(ws_server *s, ws_conn *c); /* joins the list and id table; 0 or WS_ENOMEM */
 void ws_server_close_listener(ws_server *s);
-int ws_server_listen_fd(ws_server *s, int fd, ws_err *err); /* serves a bound socket */
+/* Serves bound sockets: fd as `port` and tls_fd (or -1) as the extra TLS port. */
+int ws_server_listen_fds(ws_server *s, int fd, int tls_fd, ws_err *err);
 /* Local delivery only (the bus already carried the message here). */
 ssize_t ws_server_deliver_all(ws_server *s, const uint8_t *data, size_t len, bool binary,
                               const uint64_t *except, size_t n_except);

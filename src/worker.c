@@ -242,6 +242,13 @@ static void hand_off(ws_server *s, int sock)
 			ws_conn_hold_input(c, false); /* closing: finish it here */
 			continue;
 		}
+		if (c->tls) {
+			/* A TLS session's keys cannot move to another process: the client is told to
+			 * reconnect (1012), and the new code serves it then. */
+			ws_conn_hold_input(c, false);
+			ws_conn_close(c, WS_CLOSE_SERVICE_RESTART, "service restart", 15);
+			continue;
+		}
 		rc = send_conn(s, sock, c);
 		if (rc == 0) {
 			ws_conn_forget(c);
@@ -510,7 +517,7 @@ int ws_server_set_worker(ws_server *s, const ws_worker_env *w, ws_err *err)
 	if (!s->bus)
 		return ws_err_set(err, WS_ENOMEM, 0, "out of memory setting up the worker's bus");
 	ws_bus_chan_pause(s->bus, true);
-	return ws_server_listen_fd(s, w->listen_fd, err);
+	return ws_server_listen_fds(s, w->listen_fd, w->tls_listen_fd, err);
 }
 
 int ws_worker_start(ws_server *s, ws_err *err)

@@ -40,7 +40,8 @@
 typedef struct slot {
 	unsigned index;
 	int listen_fd;
-	pid_t pid; /* the slot's worker, 0 when none */
+	int tls_listen_fd; /* the extra TLS port's socket, or -1 */
+	pid_t pid;         /* the slot's worker, 0 when none */
 	ws_bus_chan *bus;
 	pid_t next_pid; /* a reload's successor, before it took over */
 	ws_bus_chan *next_bus;
@@ -62,7 +63,7 @@ struct ws_master {
 	ws_loop *loop;
 	ws_stats *stats;
 	slot *slots;
-	int port;
+	int port, tls_port;
 	phase phase;
 	bool stop_forced;
 	int reloading; /* the slot being reloaded, or -1 */
@@ -403,6 +404,8 @@ static void begin_reload(ws_master *m)
 		return;
 	}
 	say("reloading %u workers", m->cfg.workers);
+	if (m->cfg.before_reload)
+		m->cfg.before_reload(m->cfg.arg);
 	m->reload_handed = 0;
 	m->reload_started_ms = now_ms(m);
 	m->reloading = -1;
@@ -517,8 +520,11 @@ static void become_worker(ws_master *m, slot *me, int bus_fd, int handoff_fd, ws
 {
 	for (unsigned i = 0; i < m->cfg.workers; i++) {
 		slot *s = &m->slots[i];
-		if (s != me)
+		if (s != me) {
 			close(s->listen_fd);
+			if (s->tls_listen_fd >= 0)
+				close(s->tls_listen_fd);
+		}
 		ws_bus_chan *chans[3] = {s->bus, s->next_bus, s->old_bus};
 		for (int k = 0; k < 3; k++)
 			if (chans[k])
@@ -531,6 +537,7 @@ static void become_worker(ws_master *m, slot *me, int bus_fd, int handoff_fd, ws
 	    .workers = m->cfg.workers,
 	    .bus_fd = bus_fd,
 	    .listen_fd = me->listen_fd,
+	    .tls_listen_fd = me->tls_listen_fd,
 	    .handoff_fd = handoff_fd,
 	    .stats = m->stats,
 	    .bus_max = m->cfg.bus_max,
@@ -612,6 +619,7 @@ ws_master *ws_master_new(const ws_master_config *cfg, ws_err *err)
 	}
 	m->cfg = *cfg;
 	m->reloading = -1;
+	m->tls_port = -1;
 	size_t hlen = strlen(cfg->host ? cfg->host : "0.0.0.0") + 1;
 	m->host = ws_malloc(hlen);
 	m->slots = ws_calloc(cfg->workers, sizeof(slot));
@@ -627,9 +635,10 @@ ws_master *ws_master_new(const ws_master_config *cfg, ws_err *err)
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		m->slots[i].index = i;
 		m->slots[i].listen_fd = -1;
+		m->slots[i].tls_listen_fd = -1;
 		m->slots[i].handoff_fd = -1;
 	}
-	int port = cfg->port;
+	int port = cfg->port, tls_port = cfg->tls_port;
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		int fd = ws_net_listen(m->host, port, cfg->backlog, true, err);
 		if (fd < 0) {
@@ -639,6 +648,15 @@ ws_master *ws_master_new(const ws_master_config *cfg, ws_err *err)
 		m->slots[i].listen_fd = fd;
 		if (i == 0)
 			port = m->port = ws_net_local_port(fd);
+		if (tls_port < 0)
+			continue;
+		if ((fd = ws_net_listen(m->host, tls_port, cfg->backlog, true, err)) < 0) {
+			ws_master_free(m);
+			return NULL;
+		}
+		m->slots[i].tls_listen_fd = fd;
+		if (i == 0)
+			tls_port = m->tls_port = ws_net_local_port(fd);
 	}
 	m->loop = ws_loop_new(err);
 	if (!m->loop) {
@@ -654,6 +672,11 @@ int ws_master_port(const ws_master *m)
 	return m->port;
 }
 
+int ws_master_tls_port(const ws_master *m)
+{
+	return m->tls_port;
+}
+
 void ws_master_free(ws_master *m)
 {
 	if (!m)
@@ -665,6 +688,8 @@ void ws_master_free(ws_master *m)
 		drop_chan(&s->old_bus);
 		if (s->listen_fd >= 0)
 			close(s->listen_fd);
+		if (s->tls_listen_fd >= 0)
+			close(s->tls_listen_fd);
 		if (s->handoff_fd >= 0)
 			close(s->handoff_fd);
 	}
@@ -699,7 +724,12 @@ int ws_master_run(ws_master *m, ws_worker_env *child, ws_err *err)
 	m->started_ms = now_ms(m);
 	for (unsigned i = 0; i < m->cfg.workers; i++)
 		m->slots[i].want_fork = true;
-	say("master %d started %u workers on %s:%d", (int)getpid(), m->cfg.workers, m->host, m->port);
+	if (m->tls_port >= 0)
+		say("master %d started %u workers on %s:%d and, with TLS, :%d", (int)getpid(),
+		    m->cfg.workers, m->host, m->port, m->tls_port);
+	else
+		say("master %d started %u workers on %s:%d", (int)getpid(), m->cfg.workers, m->host,
+		    m->port);
 	for (;;) {
 		uint64_t now = now_ms(m), next_fork = 0;
 		for (unsigned i = 0; i < m->cfg.workers; i++) {

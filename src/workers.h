@@ -16,12 +16,17 @@
 typedef struct ws_master_config {
 	const char *host;
 	int port;
+	int tls_port; /* an extra TLS listener per slot (0: any port), or -1 */
 	int backlog;
 	unsigned workers; /* >= 2 */
 	size_t bus_max;   /* bound of each bus queue, bytes */
 	uint32_t shutdown_timeout_ms;
 	uint32_t reload_timeout_ms;
 	size_t max_connections; /* per worker: sizes the shared room tables */
+	/* Called in the master as a reload begins, before the new workers are forked (a renewed
+	 * certificate is loaded there, so that they inherit it). May be NULL. */
+	void (*before_reload)(void *arg);
+	void *arg;
 } ws_master_config;
 
 typedef struct ws_master ws_master;
@@ -30,8 +35,9 @@ typedef struct ws_master ws_master;
  * (the address is in use, ...). */
 ws_master *ws_master_new(const ws_master_config *cfg, ws_err *err);
 
-/* The bound port (useful with port 0). */
+/* The bound port (useful with port 0), and the extra TLS port (or -1). */
 int ws_master_port(const ws_master *m);
+int ws_master_tls_port(const ws_master *m);
 
 /* Runs the master until the server has stopped and every worker has exited: returns 0.
  * In a freshly forked worker it returns 1 instead, with *child filled for

@@ -6,7 +6,7 @@
 set -eu
 
 build_pkgs="php-cli php-dev pkg-config libssl-dev zlib1g-dev make gcc"
-test_pkgs="php-pear php-parser clang libclang-rt-14-dev clang-format libcunit1-dev valgrind python3 python3-websockets chromium iproute2"
+test_pkgs="php-pear php-parser clang libclang-rt-14-dev clang-format libcunit1-dev valgrind python3 python3-websockets chromium iproute2 openssl"
 
 pkgs=$build_pkgs
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $test_pkgs"

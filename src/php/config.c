@@ -14,6 +14,7 @@ typedef enum {
 	KEY_TOKENS,      /* a list of HTTP tokens */
 	KEY_ORIGINS,     /* a list of "scheme://host[:port]" */
 	KEY_COMPRESSION, /* false, true, or an array of compression_keys */
+	KEY_TLS,         /* null, or an array of tls_keys */
 } key_type;
 
 typedef struct config_key {
@@ -50,10 +51,11 @@ static const config_key keys[] = {
     {"subprotocols", KEY_TOKENS, 0, 0, "[]", NULL},
     {"allowed_origins", KEY_ORIGINS, 0, 0, "[]", NULL},
     {"compression", KEY_COMPRESSION, 0, 0, "false", NULL},
+    {"tls", KEY_TLS, 0, 0, "null", NULL},
 };
 
-/* The keys of a 'compression' array (permessage-deflate), named as errors name them. */
-#define COMPRESSION_PREFIX "compression."
+/* The keys of a 'compression' array (permessage-deflate) and of a 'tls' array, named as errors
+ * name them. */
 static const config_key compression_keys[] = {
     {"compression.server_max_window_bits", KEY_INT, 9, 15, "15", NULL},
     {"compression.client_max_window_bits", KEY_INT, 8, 15, "15", NULL},
@@ -65,35 +67,54 @@ static const config_key compression_keys[] = {
 };
 #define NUM_COMPRESSION_KEYS (sizeof(compression_keys) / sizeof(compression_keys[0]))
 
+/* No default for cert; port's null means `port` itself speaks TLS. */
+static const config_key tls_keys[] = {
+    {"tls.cert", KEY_STRING, 0, 0, NULL, NULL},
+    {"tls.key", KEY_PATH, 0, 0, "null", NULL},
+    {"tls.passphrase", KEY_PATH, 0, 0, "null", NULL},
+    {"tls.ca", KEY_PATH, 0, 0, "null", NULL},
+    {"tls.verify_peer", KEY_BOOL, 0, 0, "false", NULL},
+    {"tls.min_version", KEY_CHOICE, 0, 0, "TLSv1.2", "TLSv1.2|TLSv1.3"},
+    {"tls.ciphers", KEY_PATH, 0, 0, "null", NULL},
+    {"tls.port", KEY_INT, 0, 65535, "null", NULL},
+};
+#define NUM_TLS_KEYS (sizeof(tls_keys) / sizeof(tls_keys[0]))
+
+/* A key whose value may be an array of sub-keys. */
+typedef struct key_group {
+	const char *name;
+	const config_key *keys;
+	size_t n;
+} key_group;
+
+static const key_group compression_group = {"compression", compression_keys, NUM_COMPRESSION_KEYS};
+static const key_group tls_group = {"tls", tls_keys, NUM_TLS_KEYS};
+
+/* "server_max_window_bits" of "compression.server_max_window_bits" */
 static const char *short_name(const config_key *k)
 {
-	return k->name + sizeof(COMPRESSION_PREFIX) - 1;
+	return strchr(k->name, '.') + 1;
 }
 
-static const config_key *find_compression_key(zend_string *name)
+static const config_key *find_sub_key(const key_group *g, zend_string *name)
 {
-	for (size_t i = 0; i < NUM_COMPRESSION_KEYS; i++)
-		if (zend_string_equals_cstr(name, short_name(&compression_keys[i]),
-		                            strlen(short_name(&compression_keys[i]))))
-			return &compression_keys[i];
+	for (size_t i = 0; i < g->n; i++)
+		if (zend_string_equals_cstr(name, short_name(&g->keys[i]), strlen(short_name(&g->keys[i]))))
+			return &g->keys[i];
 	return NULL;
 }
 
 static zend_result check_value(const config_key *k, zval *v);
 static zend_result type_error(const config_key *k, const char *expected, zval *v);
 
-static zend_result check_compression(const config_key *k, zval *v)
+static zend_result check_group(const key_group *g, zval *v)
 {
-	if (Z_TYPE_P(v) == IS_TRUE || Z_TYPE_P(v) == IS_FALSE)
-		return SUCCESS;
-	if (Z_TYPE_P(v) != IS_ARRAY)
-		return type_error(k, "bool|array", v);
 	zend_string *name;
 	zval *item;
 	ZEND_HASH_FOREACH_STR_KEY_VAL(Z_ARRVAL_P(v), name, item) {
-		const config_key *sub = name ? find_compression_key(name) : NULL;
+		const config_key *sub = name ? find_sub_key(g, name) : NULL;
 		if (!sub) {
-			zend_argument_value_error(1, "key \"compression\" contains unknown key \"%s\"",
+			zend_argument_value_error(1, "key \"%s\" contains unknown key \"%s\"", g->name,
 			                          name ? ZSTR_VAL(name) : "(an integer)");
 			return FAILURE;
 		}
@@ -102,6 +123,30 @@ static zend_result check_compression(const config_key *k, zval *v)
 			return FAILURE;
 	}
 	ZEND_HASH_FOREACH_END();
+	return SUCCESS;
+}
+
+static zend_result check_compression(const config_key *k, zval *v)
+{
+	if (Z_TYPE_P(v) == IS_TRUE || Z_TYPE_P(v) == IS_FALSE)
+		return SUCCESS;
+	if (Z_TYPE_P(v) != IS_ARRAY)
+		return type_error(k, "bool|array", v);
+	return check_group(&compression_group, v);
+}
+
+static zend_result check_tls(const config_key *k, zval *v)
+{
+	if (Z_TYPE_P(v) == IS_NULL)
+		return SUCCESS;
+	if (Z_TYPE_P(v) != IS_ARRAY)
+		return type_error(k, "?array", v);
+	if (check_group(&tls_group, v) == FAILURE)
+		return FAILURE;
+	if (!zend_hash_str_exists(Z_ARRVAL_P(v), "cert", 4)) {
+		zend_argument_value_error(1, "key \"tls\" needs \"cert\", the certificate file (PEM)");
+		return FAILURE;
+	}
 	return SUCCESS;
 }
 
@@ -266,6 +311,8 @@ static zend_result check_value(const config_key *k, zval *v)
 		return check_list(k, v);
 	case KEY_COMPRESSION:
 		return check_compression(k, v);
+	case KEY_TLS:
+		return check_tls(k, v);
 	}
 	return FAILURE;
 }
@@ -275,6 +322,7 @@ static void set_default(zval *config, const config_key *k)
 	zval v;
 	switch (k->type) {
 	case KEY_PATH:
+	case KEY_TLS:
 		ZVAL_NULL(&v);
 		break;
 	case KEY_STRING:
@@ -366,6 +414,53 @@ static void set_compression(php_ws_server *srv)
 	srv->cfg.deflate_min_bytes = (size_t)values[6];
 }
 
+/* Turns 'tls' into its effective form (null, or an array with every key; a passphrase shows
+ * as "(set)", so that dumping the configuration never prints it) and fills the core's TLS
+ * configuration, borrowing the strings of the user's array (the core copies them). */
+static void set_tls(php_ws_server *srv, HashTable *user)
+{
+	srv->cfg.tls = NULL;
+	srv->cfg.tls_port = -1;
+	zval *given = zend_hash_str_find_deref(user, "tls", 3);
+	if (!given || Z_TYPE_P(given) != IS_ARRAY)
+		return;
+	zval effective;
+	array_init(&effective);
+	const char *strs[NUM_TLS_KEYS] = {0};
+	for (size_t i = 0; i < NUM_TLS_KEYS; i++) {
+		const config_key *k = &tls_keys[i];
+		const char *name = short_name(k);
+		zval *v = zend_hash_str_find_deref(Z_ARRVAL_P(given), name, strlen(name));
+		zval value;
+		if (v && Z_TYPE_P(v) == IS_STRING)
+			strs[i] = Z_STRVAL_P(v);
+		if (v && strcmp(name, "passphrase") == 0 && Z_TYPE_P(v) == IS_STRING)
+			ZVAL_STRING(&value, "(set)");
+		else if (v)
+			ZVAL_COPY(&value, v);
+		else if (k->type == KEY_BOOL)
+			ZVAL_FALSE(&value);
+		else if (k->type == KEY_CHOICE)
+			ZVAL_STRING(&value, k->doc_default);
+		else
+			ZVAL_NULL(&value);
+		if (strcmp(name, "verify_peer") == 0)
+			srv->tls.verify_peer = Z_TYPE(value) == IS_TRUE;
+		else if (strcmp(name, "min_version") == 0)
+			srv->tls.min_version = zend_string_equals_literal(Z_STR(value), "TLSv1.3") ? 13 : 12;
+		else if (strcmp(name, "port") == 0 && Z_TYPE(value) == IS_LONG)
+			srv->cfg.tls_port = (int)Z_LVAL(value);
+		zend_hash_str_update(Z_ARRVAL(effective), name, strlen(name), &value);
+	}
+	zend_hash_str_update(Z_ARRVAL(srv->config), "tls", 3, &effective);
+	srv->tls.cert = strs[0];
+	srv->tls.key = strs[1];
+	srv->tls.passphrase = strs[2];
+	srv->tls.ca = strs[3];
+	srv->tls.ciphers = strs[6];
+	srv->cfg.tls = &srv->tls;
+}
+
 zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
 {
 	zend_string *name;
@@ -425,6 +520,7 @@ zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
 	cfg->subprotocols = string_list(get(srv, "subprotocols"), &cfg->num_subprotocols);
 	cfg->allowed_origins = string_list(get(srv, "allowed_origins"), &cfg->num_allowed_origins);
 	set_compression(srv);
+	set_tls(srv, user);
 	srv->workers = (unsigned)Z_LVAL_P(get(srv, "workers"));
 	srv->bus_max = (size_t)Z_LVAL_P(get(srv, "bus_buffer_size"));
 	srv->reload_timeout_ms = ms(get(srv, "reload_timeout"));

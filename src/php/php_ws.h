@@ -49,6 +49,7 @@ typedef struct php_ws_server {
 	HashTable timers;                        /* id => php_ws_timer* */
 	zend_long next_timer_id;
 	ws_deflate_config deflate; /* 'compression', when on (cfg.deflate points here) */
+	ws_tls_config tls;         /* 'tls', when set (cfg.tls points here; strings borrowed) */
 	unsigned workers;          /* from the config */
 	size_t bus_max;
 	uint32_t reload_timeout_ms;
@@ -56,6 +57,7 @@ typedef struct php_ws_server {
 	ws_stats *worker_stats; /* in a worker process: the shared area (see ws_master_run) */
 	int worker_id;          /* -1 before start() */
 	int master_port;        /* with workers > 1: the port the master bound */
+	int master_tls_port;    /* ... and its extra TLS port, or -1 */
 	bool pid_file_written;
 	zval reply;              /* the last handshake/request answer, kept alive */
 	smart_str reply_headers; /* its headers as "Name: value\r\n" lines */

@@ -315,18 +315,30 @@ static void run_worker(php_ws_server *srv, ws_worker_env *env)
 	}
 }
 
+/* In the master, as a reload begins: the new workers inherit certificates renewed on disk. */
+static void reload_certificates(void *arg)
+{
+	php_ws_server *srv = arg;
+	ws_err err = {0};
+	if (ws_server_tls_reload(srv->core, &err) < 0)
+		fprintf(stderr, "websocket: reload: keeping the loaded certificate: %s\n", err.msg);
+}
+
 static void run_master(php_ws_server *srv)
 {
 	const ws_server_config *cfg = &srv->cfg;
 	ws_master_config mc = {
 	    .host = cfg->host,
 	    .port = cfg->port,
+	    .tls_port = cfg->tls ? cfg->tls_port : -1,
 	    .backlog = cfg->backlog,
 	    .workers = srv->workers,
 	    .bus_max = srv->bus_max,
 	    .shutdown_timeout_ms = cfg->shutdown_timeout_ms,
 	    .reload_timeout_ms = srv->reload_timeout_ms,
 	    .max_connections = cfg->max_connections,
+	    .before_reload = cfg->tls ? reload_certificates : NULL,
+	    .arg = srv,
 	};
 	ws_err err = {0};
 	ws_master *m = ws_master_new(&mc, &err);
@@ -335,6 +347,7 @@ static void run_master(php_ws_server *srv)
 		return;
 	}
 	srv->master_port = ws_master_port(m);
+	srv->master_tls_port = ws_master_tls_port(m);
 	ws_worker_env env;
 	int rc = ws_master_run(m, &env, &err);
 	if (rc == 1) {
@@ -839,6 +852,21 @@ ZEND_METHOD(WebsocketServer, getPort)
 		RETURN_THROWS();
 	int port = ws_server_port(srv->core);
 	RETURN_LONG(port > 0 ? port : srv->master_port);
+}
+
+/* public function getTlsPort(): ?int (like getPort: 0 before start()) */
+ZEND_METHOD(WebsocketServer, getTlsPort)
+{
+	ZEND_PARSE_PARAMETERS_NONE();
+	php_ws_server *srv = this_server(ZEND_THIS);
+	if (!srv)
+		RETURN_THROWS();
+	if (!srv->cfg.tls)
+		RETURN_NULL();
+	int port = ws_server_tls_port(srv->core);
+	if (port <= 0) /* not listening here: the master's, or nothing yet */
+		port = srv->cfg.tls_port < 0 ? srv->master_port : srv->master_tls_port;
+	RETURN_LONG(port > 0 ? port : 0);
 }
 
 /* public function getConfig(): array */

@@ -10,7 +10,7 @@ $c = (new WebsocketServer(['port' => 0, 'host' => '127.0.0.1', 'handshake_timeou
 var_dump($c['port'], $c['host'], $c['handshake_timeout'] == 2, $c['subprotocols'], $c['backlog']);
 ?>
 --EXPECT--
-array(23) {
+array(24) {
   ["host"]=>
   string(7) "0.0.0.0"
   ["port"]=>
@@ -59,6 +59,8 @@ array(23) {
   }
   ["compression"]=>
   bool(false)
+  ["tls"]=>
+  NULL
 }
 int(0)
 string(9) "127.0.0.1"
