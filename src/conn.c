@@ -229,7 +229,8 @@ void ws_conn_finish(ws_conn *c)
 	c->env->done(c->env->server, c);
 	if (c->opened && !c->handed_over && c->env->hooks->on_close) {
 		uint16_t code = c->close_code ? c->close_code : WS_CLOSE_ABNORMAL;
-		c->env->hooks->on_close(c->env->owner, c, code, c->close_reason, c->reason_len);
+		c->env->hooks->on_close(c->env->owner, c, code, c->close_reason ? c->close_reason : "",
+		                        c->reason_len);
 	}
 }
 
@@ -415,20 +416,22 @@ int ws_conn_ping(ws_conn *c, const uint8_t *data, size_t len)
 
 /* ---- frames and messages ---- */
 
-static void handle_close_frame(ws_conn *c)
+static void handle_close_frame(ws_conn *c, const uint8_t *payload, size_t len)
 {
 	uint16_t code;
 	const uint8_t *reason;
 	size_t reason_len;
-	int rc = ws_frame_close_parse(c->ctrl, c->ctrl_len, &code, &reason, &reason_len);
+	int rc = ws_frame_close_parse(payload, len, &code, &reason, &reason_len);
 	if (rc < 0) {
 		fail(c, rc == WS_EUTF8 ? WS_CLOSE_INVALID_DATA : WS_CLOSE_PROTOCOL_ERROR);
 		return;
 	}
 	c->close_received = true;
 	c->close_code = code;
-	memcpy(c->close_reason, reason, reason_len);
-	c->reason_len = (uint8_t)reason_len;
+	if (reason_len && !c->close_reason && (c->close_reason = ws_malloc(reason_len)) != NULL) {
+		memcpy(c->close_reason, reason, reason_len);
+		c->reason_len = (uint8_t)reason_len;
+	}
 	release_message(c);
 	if (!c->close_sent && queue_close(c, code, NULL, 0) < 0) {
 		ws_conn_finish(c);
@@ -444,16 +447,16 @@ static void handle_close_frame(ws_conn *c)
 		c->env->want_flush(c->env->server, c);
 }
 
-static void handle_control(ws_conn *c, uint8_t opcode)
+static void handle_control(ws_conn *c, uint8_t opcode, const uint8_t *payload, size_t len)
 {
 	switch (opcode) {
 	case WS_FRAME_OP_PING:
 		/* A peer that sends pings without reading the pongs is held to the same limit. */
-		if (admit(c) == 0 && queue_frame(c, WS_FRAME_OP_PONG, c->ctrl, c->ctrl_len) < 0)
+		if (admit(c) == 0 && queue_frame(c, WS_FRAME_OP_PONG, payload, len) < 0)
 			fail(c, WS_CLOSE_INTERNAL_ERROR);
 		break;
 	case WS_FRAME_OP_CLOSE:
-		handle_close_frame(c);
+		handle_close_frame(c, payload, len);
 		break;
 	default: /* an unsolicited pong is allowed and needs no answer */
 		break;
@@ -631,13 +634,25 @@ static void handle_data(ws_conn *c, const ws_frame_chunk *ch)
 static void handle_chunk(ws_conn *c, const ws_frame_chunk *ch)
 {
 	if (ch->opcode & 0x8) {
+		if (ch->first && ch->last) {
+			handle_control(c, ch->opcode, ch->data, ch->len);
+			return;
+		}
 		if (ch->first)
 			c->ctrl_len = 0;
+		if (!c->ctrl && (c->ctrl = ws_malloc(WS_FRAME_MAX_CONTROL)) == NULL) {
+			fail(c, WS_CLOSE_INTERNAL_ERROR);
+			return;
+		}
 		/* The parser bounds control payloads to 125 bytes, so this always fits. */
 		memcpy(c->ctrl + c->ctrl_len, ch->data, ch->len);
 		c->ctrl_len = (uint8_t)(c->ctrl_len + ch->len);
-		if (ch->last)
-			handle_control(c, ch->opcode);
+		if (ch->last) {
+			uint8_t *payload = c->ctrl;
+			c->ctrl = NULL; /* a Pong or Close may be queued from it; then it goes */
+			handle_control(c, ch->opcode, payload, c->ctrl_len);
+			ws_free(payload);
+		}
 		return;
 	}
 	handle_data(c, ch);
@@ -870,5 +885,7 @@ void ws_conn_free(ws_conn *c)
 	if (c->user && c->env->hooks->on_release)
 		c->env->hooks->on_release(c->env->owner, c);
 	ws_free(c->subprotocol);
+	ws_free(c->ctrl);
+	ws_free(c->close_reason);
 	ws_free(c);
 }

@@ -146,10 +146,11 @@ struct ws_conn {
 	uint64_t ping_sent_ms;
 	uint16_t close_code; /* reported to on_close (see there); 0 means 1006 */
 	uint8_t reason_len;
-	char close_reason[WS_FRAME_MAX_CONTROL];
-	ws_timer *timer; /* handshake, close or linger deadline */
-	ws_tls *tls;     /* wss://: the session, or NULL for plain TCP */
-	ws_buf in;       /* unparsed input carried between reads (partial heads/headers) */
+	uint8_t ctrl_len;
+	char *close_reason; /* the peer's Close reason, when it gave one */
+	ws_timer *timer;    /* handshake, close or linger deadline */
+	ws_tls *tls;        /* wss://: the session, or NULL for plain TCP */
+	ws_buf in;          /* unparsed input carried between reads (partial heads/headers) */
 	ws_http_parser http;
 	ws_frame_parser frames;
 	/* message being assembled (while compressed: its compressed bytes, inflated at the end) */
@@ -164,9 +165,9 @@ struct ws_conn {
 	ws_deflater *deflater; /* own compressor (server context takeover), else the env's */
 	ws_inflater *inflater; /* created with the first compressed message */
 	ws_utf8 utf8;
-	/* control frame being assembled (payload may arrive in pieces) */
-	uint8_t ctrl[WS_FRAME_MAX_CONTROL];
-	uint8_t ctrl_len;
+	/* a control frame whose payload arrives in pieces (WS_FRAME_MAX_CONTROL bytes, allocated
+	 * for it); one that arrives whole is handled where it lies */
+	uint8_t *ctrl;
 	/* output queue: a ring of chunk references; the first is written from out_off */
 	ws_chunk **out;
 	uint32_t out_head, out_count, out_cap;

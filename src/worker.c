@@ -174,7 +174,8 @@ static int send_conn(ws_server *s, int sock, ws_conn *c)
 	r.frames = c->frames;
 	r.utf8 = c->utf8;
 	memcpy(r.remote_ip, c->remote_ip, sizeof(r.remote_ip));
-	memcpy(r.ctrl, c->ctrl, sizeof(r.ctrl));
+	if (c->ctrl)
+		memcpy(r.ctrl, c->ctrl, c->ctrl_len);
 	/* rooms: u16 length + name, each */
 	ws_buf rooms = {0};
 	for (size_t i = 0; i < ws_server_conn_rooms(c); i++) {
@@ -330,7 +331,11 @@ static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *bod
 	c->deflate = r->deflate;
 	c->utf8 = r->utf8;
 	c->ctrl_len = r->ctrl_len <= WS_FRAME_MAX_CONTROL ? r->ctrl_len : 0;
-	memcpy(c->ctrl, r->ctrl, sizeof(c->ctrl));
+	/* A control frame in pieces was under way: its buffer comes along. */
+	if (c->ctrl_len || r->frames.opcode & 0x8)
+		c->ctrl = ws_malloc(WS_FRAME_MAX_CONTROL);
+	if (c->ctrl)
+		memcpy(c->ctrl, r->ctrl, c->ctrl_len);
 	if (state == WS_CONN_OPEN) {
 		c->frames = r->frames;
 		c->frames.max_frame_bytes = s->limits.max_frame_bytes;
