@@ -325,6 +325,11 @@ static void hook_handshake(void *owner, ws_conn *c, const ws_http_request *req, 
 		reply->status = 503;
 		return;
 	}
+	/* Nothing will look at the connection before its first message: no object yet. */
+	if (!srv->events[PHP_WS_EV_HANDSHAKE].set && !srv->events[PHP_WS_EV_OPEN].set) {
+		php_ws_connection_defer(c, req);
+		return;
+	}
 	/* The core holds this reference until on_release. */
 	ws_conn_set_user(c, php_ws_connection_create(srv, c, req));
 	if (srv->events[PHP_WS_EV_HANDSHAKE].set)
@@ -343,9 +348,10 @@ static void hook_request(void *owner, ws_conn *c, const ws_http_request *req, ws
 static void hook_open(void *owner, ws_conn *c)
 {
 	php_ws_server *srv = owner;
-	zend_object *obj = ws_conn_user(c);
-	if (!obj)
-		return;
+	void *user = ws_conn_user(c);
+	if (!user || (php_ws_connection_is_packed(user) && !srv->events[PHP_WS_EV_OPEN].set))
+		return; /* a packed request gets its subprotocol when its object is made */
+	zend_object *obj = php_ws_connection_object(srv, c);
 	if (ws_conn_subprotocol(c))
 		php_ws_connection_set_subprotocol(obj, ws_conn_subprotocol(c));
 	zval arg;
@@ -381,7 +387,7 @@ static void hook_message(void *owner, ws_conn *c, void *msg, size_t len, bool bi
 {
 	php_ws_server *srv = owner;
 	zend_string *s = msg;
-	zend_object *obj = ws_conn_user(c);
+	zend_object *obj = srv->events[PHP_WS_EV_MESSAGE].set ? php_ws_connection_object(srv, c) : NULL;
 	if (len != ZSTR_LEN(s))
 		s = zend_string_truncate(s, len, 0);
 	ZSTR_VAL(s)[len] = '\0';
@@ -399,9 +405,9 @@ static void hook_close(void *owner, ws_conn *c, uint16_t code, const char *reaso
                        size_t reason_len)
 {
 	php_ws_server *srv = owner;
-	zend_object *obj = ws_conn_user(c);
-	if (!obj || !srv->events[PHP_WS_EV_CLOSE].set)
+	if (!ws_conn_user(c) || !srv->events[PHP_WS_EV_CLOSE].set)
 		return;
+	zend_object *obj = php_ws_connection_object(srv, c);
 	zval args[3];
 	ZVAL_OBJ(&args[0], obj);
 	ZVAL_LONG(&args[1], code);
@@ -412,6 +418,8 @@ static void hook_close(void *owner, ws_conn *c, uint16_t code, const char *reaso
 
 static void hook_release(void *owner, ws_conn *c)
 {
+	if (php_ws_connection_drop_packed(c))
+		return;
 	zend_object *obj = ws_conn_user(c);
 	php_ws_connection_from_obj(obj)->conn = NULL;
 	ws_conn_set_user(c, NULL);
@@ -424,9 +432,9 @@ static void hook_release(void *owner, ws_conn *c)
 static void hook_drain(void *owner, ws_conn *c)
 {
 	php_ws_server *srv = owner;
-	zend_object *obj = ws_conn_user(c);
-	if (!obj || !srv->events[PHP_WS_EV_DRAIN].set)
+	if (!ws_conn_user(c) || !srv->events[PHP_WS_EV_DRAIN].set)
 		return;
+	zend_object *obj = php_ws_connection_object(srv, c);
 	zval arg;
 	ZVAL_OBJ(&arg, obj);
 	php_ws_call(srv, &srv->events[PHP_WS_EV_DRAIN], obj, NULL, 1, &arg);
@@ -443,7 +451,7 @@ static void hook_overflow(void *owner, ws_conn *c, size_t queued)
 	                    "were queued (max_output_buffer %zu); closing it with "
 	                    "1008",
 	                    (zend_long)ws_conn_id(c), queued, (size_t)srv->cfg.max_output_bytes);
-	php_ws_report(srv, ws_conn_user(c), msg);
+	php_ws_report(srv, php_ws_connection_object(srv, c), msg);
 	zend_string_release(msg);
 }
 
@@ -462,7 +470,7 @@ static void hook_bus_overflow(void *owner, uint64_t dropped)
 
 static uint8_t *hook_handoff_save(void *owner, ws_conn *c, size_t *len)
 {
-	zend_object *obj = ws_conn_user(c);
+	zend_object *obj = php_ws_connection_object(owner, c);
 	return obj ? php_ws_connection_save(owner, obj, len) : NULL;
 }
 

@@ -18,8 +18,76 @@ static zend_object *connection_create_object(zend_class_entry *ce)
 	return &c->std;
 }
 
+/* Header names and values that nearly every upgrade request carries, interned once for the
+ * process: each connection's headers array then shares them instead of holding its own copies
+ * (a few hundred bytes per idle connection). A fixed list, so a client inventing names cannot
+ * grow it. */
+static const char *const common_names[] = {
+    "host",
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "sec-websocket-protocol",
+    "origin",
+    "user-agent",
+    "accept-encoding",
+    "accept-language",
+    "cache-control",
+    "pragma",
+    "cookie",
+    "authorization",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "referer",
+    "accept",
+};
+static const char *const common_values[] = {
+    "websocket",
+    "Upgrade",
+    "upgrade",
+    "13",
+    "GET",
+    "no-cache",
+    "gzip, deflate, br",
+    "gzip, deflate",
+    "permessage-deflate; client_max_window_bits",
+    "permessage-deflate",
+    "keep-alive, Upgrade",
+    "Upgrade, keep-alive",
+};
+#define NUM_NAMES  (sizeof(common_names) / sizeof(common_names[0]))
+#define NUM_VALUES (sizeof(common_values) / sizeof(common_values[0]))
+static zend_string *interned_names[NUM_NAMES];
+static zend_string *interned_values[NUM_VALUES];
+
+static zend_string *common(zend_string *const *table, size_t n, const char *s, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ZSTR_LEN(table[i]) == len && memcmp(ZSTR_VAL(table[i]), s, len) == 0)
+			return table[i];
+	return NULL;
+}
+
+/* A string for a property or header value: a shared one when it is common. */
+static void value_zval(zval *v, const char *s, size_t len)
+{
+	zend_string *known = common(interned_values, NUM_VALUES, s, len);
+	if (known)
+		ZVAL_INTERNED_STR(v, known);
+	else
+		ZVAL_STRINGL_FAST(v, s, len);
+}
+
 void php_ws_connection_setup(zend_class_entry *ce)
 {
+	for (size_t i = 0; i < NUM_NAMES; i++)
+		interned_names[i] = zend_string_init_interned(common_names[i], strlen(common_names[i]), 1);
+	for (size_t i = 0; i < NUM_VALUES; i++)
+		interned_values[i] =
+		    zend_string_init_interned(common_values[i], strlen(common_values[i]), 1);
 	ce->create_object = connection_create_object;
 	memcpy(&connection_handlers, zend_get_std_object_handlers(), sizeof(connection_handlers));
 	connection_handlers.offset = XtOffsetOf(php_ws_connection, std);
@@ -39,7 +107,7 @@ static void set_prop(zend_object *obj, int slot, zval *value)
 static void set_prop_str(zend_object *obj, int slot, const char *s, size_t len)
 {
 	zval v;
-	ZVAL_STRINGL_FAST(&v, s, len);
+	value_zval(&v, s, len);
 	set_prop(obj, slot, &v);
 }
 
@@ -57,8 +125,16 @@ static void headers_array(zval *out, const ws_http_request *req)
 	array_init_size(out, (uint32_t)req->num_headers);
 	for (size_t i = 0; i < req->num_headers; i++) {
 		const ws_http_header *h = &req->headers[i];
-		zend_string *name = zend_string_init(h->name, h->name_len, 0);
-		zend_str_tolower(ZSTR_VAL(name), ZSTR_LEN(name));
+		char lower[32];
+		zend_string *name = NULL;
+		if (h->name_len < sizeof(lower)) { /* room for the NUL it writes */
+			zend_str_tolower_copy(lower, h->name, h->name_len);
+			name = common(interned_names, NUM_NAMES, lower, h->name_len);
+		}
+		if (!name) {
+			name = zend_string_init(h->name, h->name_len, 0);
+			zend_str_tolower(ZSTR_VAL(name), ZSTR_LEN(name));
+		}
 		zval *prev = zend_hash_find(Z_ARRVAL_P(out), name);
 		if (prev) {
 			zend_string *joined = zend_string_concat3(Z_STRVAL_P(prev), Z_STRLEN_P(prev), ", ", 2,
@@ -67,7 +143,7 @@ static void headers_array(zval *out, const ws_http_request *req)
 			ZVAL_STR(prev, joined);
 		} else {
 			zval v;
-			ZVAL_STRINGL_FAST(&v, h->value, h->value_len);
+			value_zval(&v, h->value, h->value_len);
 			zend_hash_add_new(Z_ARRVAL_P(out), name, &v);
 		}
 		zend_string_release(name);
@@ -109,6 +185,86 @@ zend_object *php_ws_connection_create(php_ws_server *srv, ws_conn *c, const ws_h
 void php_ws_connection_set_subprotocol(zend_object *obj, const char *protocol)
 {
 	set_prop_str(obj, PHP_WS_PROP_SUBPROTOCOL, protocol, strlen(protocol));
+}
+
+/* ---- a request kept until PHP needs the object ----
+ * Without onHandshake and onOpen, nothing looks at a connection before its first message, and
+ * many connections stay silent for hours. Those keep only their request, packed into one
+ * block (about 150 bytes for a plain client), instead of an object with its properties and
+ * headers array (about 600); the object is made from it the first time PHP needs it. The low
+ * bit of the core's user pointer tells a packed request (1) from an object (0). */
+
+#define PACKED_TAG ((uintptr_t)1)
+
+/* Appends len, then the bytes. */
+static char *pack(char *p, const char *s, size_t len)
+{
+	uint32_t l32 = (uint32_t)len;
+	memcpy(p, &l32, 4);
+	memcpy(p + 4, s, len);
+	return p + 4 + len;
+}
+
+static const char *unpack(const char *p, const char **s, size_t *len)
+{
+	uint32_t l32;
+	memcpy(&l32, p, 4);
+	*s = p + 4;
+	*len = l32;
+	return p + 4 + l32;
+}
+
+void php_ws_connection_defer(ws_conn *c, const ws_http_request *req)
+{
+	size_t size = 8 + 8 + req->method_len + req->target_len;
+	for (size_t i = 0; i < req->num_headers; i++)
+		size += 8 + req->headers[i].name_len + req->headers[i].value_len;
+	char *block = emalloc(size); /* emalloc's alignment leaves the low bit free */
+	uint32_t n = (uint32_t)req->num_headers;
+	memcpy(block, &n, 4);
+	char *p = pack(block + 4, req->method, req->method_len);
+	p = pack(p, req->target, req->target_len);
+	for (size_t i = 0; i < req->num_headers; i++) {
+		p = pack(p, req->headers[i].name, req->headers[i].name_len);
+		p = pack(p, req->headers[i].value, req->headers[i].value_len);
+	}
+	ws_conn_set_user(c, (void *)((uintptr_t)block | PACKED_TAG));
+}
+
+zend_object *php_ws_connection_object(php_ws_server *srv, ws_conn *c)
+{
+	void *user = ws_conn_user(c);
+	if (!php_ws_connection_is_packed(user))
+		return user;
+	const char *block = (const char *)((uintptr_t)user & ~PACKED_TAG);
+	ws_http_request *req = emalloc(sizeof(*req)); /* 3 KiB: not on the stack of a callback */
+	uint32_t n;
+	memcpy(&n, block, 4);
+	const char *p = unpack(block + 4, &req->method, &req->method_len);
+	p = unpack(p, &req->target, &req->target_len);
+	req->num_headers = n;
+	for (uint32_t i = 0; i < n; i++) {
+		ws_http_header *h = &req->headers[i];
+		p = unpack(p, &h->name, &h->name_len);
+		p = unpack(p, &h->value, &h->value_len);
+	}
+	zend_object *obj = php_ws_connection_create(srv, c, req);
+	if (ws_conn_subprotocol(c))
+		php_ws_connection_set_subprotocol(obj, ws_conn_subprotocol(c));
+	efree(req);
+	efree((void *)block);
+	ws_conn_set_user(c, obj);
+	return obj;
+}
+
+bool php_ws_connection_drop_packed(ws_conn *c)
+{
+	void *user = ws_conn_user(c);
+	if (!php_ws_connection_is_packed(user))
+		return false;
+	efree((void *)((uintptr_t)user & ~PACKED_TAG));
+	ws_conn_set_user(c, NULL);
+	return true;
 }
 
 /* ---- reload handoff ---- */

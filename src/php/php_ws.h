@@ -110,6 +110,17 @@ void php_ws_config_release(php_ws_server *srv);
 void php_ws_connection_setup(zend_class_entry *ce);
 zend_object *php_ws_connection_create(php_ws_server *srv, ws_conn *c, const ws_http_request *req);
 void php_ws_connection_set_subprotocol(zend_object *obj, const char *protocol);
+/* Keeps c's request packed instead of making its object now (see connection.c); the core's
+ * user pointer then has its low bit set. */
+static inline bool php_ws_connection_is_packed(const void *user)
+{
+	return ((uintptr_t)user & 1) != 0;
+}
+void php_ws_connection_defer(ws_conn *c, const ws_http_request *req);
+/* c's object, made now from its packed request if need be; NULL when it has none. */
+zend_object *php_ws_connection_object(php_ws_server *srv, ws_conn *c);
+/* Frees a packed request (true), or does nothing for an object (false). */
+bool php_ws_connection_drop_packed(ws_conn *c);
 /* Reload handoff: the connection's request properties, data and dynamic properties as a
  * serialized blob (allocated with ws_malloc), and the object rebuilt from it in the
  * successor (set as c's user object). */

@@ -494,8 +494,8 @@ ZEND_METHOD(WebsocketServer, connections)
 		RETURN_THROWS();
 	array_init_size(return_value, (uint32_t)ws_server_count(srv->core));
 	for (ws_conn *c = ws_server_first(srv->core); c; c = ws_server_next(c)) {
-		zend_object *obj = ws_conn_user(c);
-		if (!obj || !ws_conn_is_open(c))
+		zend_object *obj = ws_conn_is_open(c) ? php_ws_connection_object(srv, c) : NULL;
+		if (!obj)
 			continue;
 		GC_ADDREF(obj);
 		zval v;
@@ -527,7 +527,7 @@ ZEND_METHOD(WebsocketServer, getConnection)
 	ws_conn *c = id > 0 ? ws_server_find(srv->core, (uint64_t)id) : NULL;
 	if (!c || !ws_conn_user(c) || c->state == WS_CONN_HANDSHAKE || c->state == WS_CONN_DONE)
 		RETURN_NULL();
-	RETURN_OBJ_COPY((zend_object *)ws_conn_user(c));
+	RETURN_OBJ_COPY(php_ws_connection_object(srv, c));
 }
 
 /* ---- rooms, closes, figures ---- */
