@@ -429,6 +429,12 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	if (cfg->deflate)
 		s->deflate = *cfg->deflate;
 	s->cfg.deflate = NULL; /* the caller's; limits.deflate is the copy */
+	if (cfg->tls && cfg->tls_port > 0 && cfg->tls_port == cfg->port) {
+		ws_err_set(err, WS_EINVAL, 0, "the TLS port must differ from the plain port (%d)",
+		           cfg->port);
+		ws_server_free(s);
+		return NULL;
+	}
 	if (cfg->tls && tls_config_copy(s, cfg->tls, err) < 0) {
 		ws_server_free(s);
 		return NULL;

@@ -461,6 +461,28 @@ static void set_tls(php_ws_server *srv, HashTable *user)
 	srv->cfg.tls = &srv->tls;
 }
 
+/* Both listeners bind with SO_REUSEPORT under workers, so the same number twice would not
+ * fail to bind: the kernel would split clients between plain and TLS at random. */
+static zend_result check_ports(HashTable *user)
+{
+	zval *tls = zend_hash_str_find_deref(user, "tls", 3);
+	zval *tls_port = tls && Z_TYPE_P(tls) == IS_ARRAY
+	                     ? zend_hash_str_find_deref(Z_ARRVAL_P(tls), "port", 4)
+	                     : NULL;
+	zval *port = zend_hash_str_find_deref(user, "port", 4);
+	zend_string *name = zend_string_init("port", 4, 0);
+	zend_long plain = port ? Z_LVAL_P(port) : ZEND_STRTOL(find_key(name)->doc_default, NULL, 10);
+	zend_string_release(name);
+	if (tls_port && Z_LVAL_P(tls_port) != 0 && Z_LVAL_P(tls_port) == plain) {
+		zend_argument_value_error(1,
+		                          "key \"tls.port\" must differ from \"port\" (" ZEND_LONG_FMT
+		                          "); leave it out to make \"port\" itself speak TLS",
+		                          plain);
+		return FAILURE;
+	}
+	return SUCCESS;
+}
+
 zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
 {
 	zend_string *name;
@@ -480,6 +502,8 @@ zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
 			return FAILURE;
 	}
 	ZEND_HASH_FOREACH_END();
+	if (check_ports(user) == FAILURE)
+		return FAILURE;
 
 	array_init(&srv->config);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {

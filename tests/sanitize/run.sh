@@ -1,6 +1,6 @@
 #!/bin/sh
-# tests/sanitize/run.sh - runs the phpt and conformance suites (and, under ASan, the compression
-# and workers suites) under a memory checker.
+# tests/sanitize/run.sh - runs the phpt and conformance suites (and, under ASan, the compression,
+# workers and tls suites) under a memory checker.
 #   sh tests/sanitize/run.sh asan       the extension built with ASan and UBSan, PHP on the system
 #                                       allocator (USE_ZEND_ALLOC=0), LeakSanitizer at every exit
 #   sh tests/sanitize/run.sh valgrind   the extension's normal build under valgrind memcheck
@@ -162,7 +162,7 @@ fi
 pass=$((pass + p))
 fail=$((fail + f))
 
-# -- conformance; compression and workers under ASan only (too slow under valgrind) ---------
+# -- conformance; compression, workers and tls under ASan only (too slow under valgrind) ----
 # A suite run against this build: `part NAME COMMAND...` adds its counts to the totals.
 part() {
 	name=$1
@@ -189,6 +189,7 @@ if [ "$mode" = asan ]; then
 	# The master, the workers it forks and the replacements of a reload all inherit the ASan
 	# runtime; each writes its own report file if it has anything to say.
 	part workers sh "$scratch/tests/workers/run.sh"
+	part tls sh "$scratch/tests/tls/run.sh"
 fi
 
 # -- reports ---------------------------------------------------------------------------------
