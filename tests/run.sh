@@ -3,8 +3,8 @@
 # (the sums over all suites) and exits non-zero if anything failed.
 #   sh tests/run.sh                 everything
 #   sh tests/run.sh unit phpt       only the named suites
-# Suites: lint unit fuzz phpt conformance compression interop hardening workers tls asan
-# valgrind pecl.
+# Suites: lint unit fuzz phpt conformance compression interop hardening workers tls bench asan
+# valgrind pecl. (bench is bench/smoke.sh: the load generator's modes, checked for correctness.)
 # FUZZ_SECONDS (default 30) sets the time per fuzz target.
 set -u
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ if ! sh tests/build.sh --enable-websocket-dev; then
 fi
 export WS_PHP="php -d extension=$root/modules/websocket.so"
 
-suites=${*:-lint unit fuzz phpt conformance compression interop hardening workers tls asan valgrind pecl}
+suites=${*:-lint unit fuzz phpt conformance compression interop hardening workers tls bench asan valgrind pecl}
 total_pass=0
 total_fail=0
 total_skip=0
@@ -40,6 +40,7 @@ for suite in $suites; do
 	hardening) cmd="sh tests/hardening/run.sh" ;;
 	workers) cmd="sh tests/workers/run.sh" ;;
 	tls) cmd="sh tests/tls/run.sh" ;;
+	bench) cmd="sh bench/smoke.sh" ;;
 	asan) cmd="sh tests/sanitize/run.sh asan" ;;
 	valgrind) cmd="sh tests/sanitize/run.sh valgrind" ;;
 	pecl) cmd="sh tests/pecl/check.sh" ;;
