@@ -47,8 +47,13 @@ typedef struct slot {
 	ws_bus_chan *next_bus;
 	int handoff_fd;     /* for the old worker, until the successor is READY; -1 */
 	ws_bus_chan *route; /* where messages for this slot go (bus, or next_bus in a handoff) */
-	pid_t old_pid;      /* a worker that handed off and is finishing */
-	ws_bus_chan *old_bus;
+	/* workers that handed off and are finishing (closing TLS connections can take a while,
+	 * and another reload may come meanwhile) */
+	struct finishing {
+		pid_t pid;
+		ws_bus_chan *bus;
+	} * old;
+	unsigned n_old, cap_old;
 	bool want_fork, want_successor;
 	bool quiesced;
 	bool overflowing; /* dropping messages: logged once per episode */
@@ -151,8 +156,11 @@ static slot *slot_of_chan(ws_master *m, ws_bus_chan *ch)
 {
 	for (unsigned i = 0; i < m->cfg.workers; i++) {
 		slot *s = &m->slots[i];
-		if (s->bus == ch || s->next_bus == ch || s->old_bus == ch)
+		if (s->bus == ch || s->next_bus == ch)
 			return s;
+		for (unsigned k = 0; k < s->n_old; k++)
+			if (s->old[k].bus == ch)
+				return s;
 	}
 	return NULL;
 }
@@ -201,8 +209,23 @@ static void on_relay(ws_bus_chan *ch, const ws_bus_msg *msg, void *arg)
 	case WS_BUS_HANDED:
 		if (ch == from->bus && from->next_bus) {
 			m->reload_handed += (unsigned)msg->target;
-			from->old_pid = from->pid;
-			from->old_bus = from->bus;
+			if (from->n_old == from->cap_old) {
+				unsigned cap = from->cap_old ? from->cap_old * 2 : 2;
+				struct finishing *more = ws_malloc(cap * sizeof(*more));
+				if (!more) {
+					/* Cannot follow it: let it go now rather than lose track of it. */
+					kill(from->pid, SIGKILL);
+					drop_chan(&from->bus);
+				} else {
+					if (from->n_old)
+						memcpy(more, from->old, from->n_old * sizeof(*more));
+					ws_free(from->old);
+					from->old = more;
+					from->cap_old = cap;
+				}
+			}
+			if (from->bus)
+				from->old[from->n_old++] = (struct finishing){from->pid, from->bus};
 			from->pid = from->next_pid;
 			from->bus = from->next_bus;
 			from->route = from->bus;
@@ -237,7 +260,7 @@ static bool any_alive(ws_master *m)
 {
 	for (unsigned i = 0; i < m->cfg.workers; i++) {
 		slot *s = &m->slots[i];
-		if (s->pid || s->next_pid || s->old_pid)
+		if (s->pid || s->next_pid || s->n_old)
 			return true;
 	}
 	return false;
@@ -251,8 +274,8 @@ static void kill_all(ws_master *m, int sig)
 			kill(s->pid, sig);
 		if (s->next_pid)
 			kill(s->next_pid, sig);
-		if (s->old_pid)
-			kill(s->old_pid, sig);
+		for (unsigned k = 0; k < s->n_old; k++)
+			kill(s->old[k].pid, sig);
 	}
 }
 
@@ -440,9 +463,12 @@ static void reap(ws_master *m)
 		describe_exit(status, how, sizeof(how));
 		for (unsigned i = 0; i < m->cfg.workers; i++) {
 			slot *s = &m->slots[i];
-			if (pid == s->old_pid) {
-				s->old_pid = 0;
-				drop_chan(&s->old_bus);
+			unsigned k = 0;
+			while (k < s->n_old && s->old[k].pid != pid)
+				k++;
+			if (k < s->n_old) {
+				drop_chan(&s->old[k].bus);
+				s->old[k] = s->old[--s->n_old];
 			} else if (pid == s->next_pid) {
 				bool handing = s->route == s->next_bus;
 				s->next_pid = 0;
@@ -500,10 +526,12 @@ static void flush_buses(ws_loop *loop, void *arg)
 	ws_master *m = arg;
 	for (unsigned i = 0; i < m->cfg.workers; i++) {
 		slot *s = &m->slots[i];
-		ws_bus_chan *chans[3] = {s->bus, s->next_bus, s->old_bus};
-		for (int k = 0; k < 3; k++)
+		ws_bus_chan *chans[2] = {s->bus, s->next_bus};
+		for (int k = 0; k < 2; k++)
 			if (chans[k])
 				ws_bus_chan_flush(chans[k]);
+		for (unsigned k = 0; k < s->n_old; k++)
+			ws_bus_chan_flush(s->old[k].bus);
 		size_t queued = s->route ? s->route->out_bytes : 0;
 		ws_stat_set(&m->stats->w[i].master_queue, queued);
 		if (s->overflowing && queued < m->cfg.bus_max / 2) {
@@ -525,10 +553,13 @@ static void become_worker(ws_master *m, slot *me, int bus_fd, int handoff_fd, ws
 			if (s->tls_listen_fd >= 0)
 				close(s->tls_listen_fd);
 		}
-		ws_bus_chan *chans[3] = {s->bus, s->next_bus, s->old_bus};
-		for (int k = 0; k < 3; k++)
+		ws_bus_chan *chans[2] = {s->bus, s->next_bus};
+		for (int k = 0; k < 2; k++)
 			if (chans[k])
 				ws_bus_chan_free_forked(chans[k]);
+		for (unsigned k = 0; k < s->n_old; k++)
+			ws_bus_chan_free_forked(s->old[k].bus);
+		ws_free(s->old);
 		if (s->handoff_fd >= 0)
 			close(s->handoff_fd);
 	}
@@ -685,7 +716,9 @@ void ws_master_free(ws_master *m)
 		slot *s = &m->slots[i];
 		drop_chan(&s->bus);
 		drop_chan(&s->next_bus);
-		drop_chan(&s->old_bus);
+		for (unsigned k = 0; k < s->n_old; k++)
+			drop_chan(&s->old[k].bus);
+		ws_free(s->old);
 		if (s->listen_fd >= 0)
 			close(s->listen_fd);
 		if (s->tls_listen_fd >= 0)
