@@ -1,16 +1,21 @@
 /* loadgen.c - load generator of the benchmark suite: the client side of RFC 6455 (every frame
- * masked with a fresh random key), single-threaded on epoll, libc only. Every byte that comes
+ * masked with a fresh random key), single-threaded on epoll, libc (and OpenSSL and zlib for
+ * --tls and --deflate). Every byte that comes
  * back is checked: an echo against what was sent, byte for byte; a broadcast by the sender's
  * sequence number (each receiver gets every message exactly once, in order) and its content.
  * The handshake is checked too (101 and Sec-WebSocket-Accept, with the SHA-1 below).
+ * --tls speaks wss:// through OpenSSL (handshake driven in the same epoll loop, certificate not
+ * verified: a local self-signed server is benchmarked); --deflate offers permessage-deflate and
+ * inflates compressed replies with zlib (frames are sent uncompressed, as RFC 7692 allows).
  *
- *   loadgen echo      --port P [--conns 100] [--size 32] [--inflight 1] [--binary]
+ *   loadgen echo      --port P [--conns 100] [--size 32] [--inflight 1] [--binary] [--json]
  *   loadgen broadcast --port P [--conns 1000] [--size 64] [--window 32]
  *   loadgen hold      --port P [--conns 10000] [--rate 5000] [--hold 2] [--src-count 1]
  *   loadgen wait      --port P [--timeout 10]     TCP connect until it succeeds
  *   loadgen rss       --pid P [--children]        prints the summed VmRSS
  *   loadgen quiet     [--max 10] [--timeout 60]   waits until the machine is idle
  * common: --host 127.0.0.1 --duration 10 --warmup 1 --pid P[,P...] [--children] --smoke --quiet
+ *         --tls --deflate
  *
  * Prints human-readable lines and one machine-readable "RESULT mode=... key=value ..." line.
  * Exits 0, 1 on any verification failure, 2 on a usage or setup error. Figures are the
@@ -22,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -39,6 +45,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <zlib.h>
+
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
@@ -50,9 +60,10 @@
 #define SENDER_ID     0xffffffffu
 #define MAX_PIDS      16
 #define MAX_REPORTS   10
+#define MAX_INFLATED  (64u * 1024 * 1024) /* a reply inflating past this is an error */
 
 enum { M_ECHO, M_BROADCAST, M_HOLD, M_WAIT, M_RSS, M_QUIET };
-enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_OPEN, S_CLOSING, S_DONE };
+enum { S_IDLE, S_CONNECTING, S_TLS, S_HANDSHAKE, S_OPEN, S_CLOSING, S_DONE };
 enum { P_CONNECT, P_WARMUP, P_MEASURE, P_DRAIN, P_HOLD, P_CLOSE, P_END };
 
 typedef struct buf {
@@ -69,6 +80,11 @@ typedef struct conn {
 	bool in_msg;   /* a fragmented message is being reassembled */
 	bool close_sent, close_recv;
 	uint8_t msg_op;
+	bool msg_rsv1; /* the message being reassembled is compressed */
+	bool pmd;      /* permessage-deflate was negotiated */
+	bool pmd_reset; /* server_no_context_takeover: a fresh inflate stream per message */
+	SSL *ssl;      /* --tls */
+	z_stream *zs;  /* --deflate: the inflate stream, made at the first compressed reply */
 	char accept[29]; /* expected Sec-WebSocket-Accept */
 	buf in, out, msg;
 	struct conn *dirty_next;
@@ -87,7 +103,7 @@ static struct opts {
 	int port;
 	long conns, size, inflight, window, max_pending, src_count;
 	double duration, warmup, hold, rate, timeout, max_busy;
-	bool binary, smoke, quiet, children, size_mix;
+	bool binary, smoke, quiet, children, size_mix, tls, deflate, json;
 	int pids[MAX_PIDS], npids;
 } O = {
     .host = "127.0.0.1",
@@ -131,6 +147,10 @@ static struct state {
 	double srv_cpu, gen_cpu, other_cpu;
 	/* hold */
 	uint64_t closes_answered, closes_sent;
+	/* --tls, --deflate */
+	SSL_CTX *tls;
+	buf inflated;
+	uint64_t compressed_in_window;
 } G;
 
 static volatile sig_atomic_t g_signal;
@@ -542,8 +562,17 @@ static void close_conn(conn *c)
 {
 	if (c->fd < 0)
 		return;
-	if (c->state == S_CONNECTING || c->state == S_HANDSHAKE)
+	if (c->state == S_CONNECTING || c->state == S_TLS || c->state == S_HANDSHAKE)
 		G.pending--;
+	if (c->ssl) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->zs) {
+		inflateEnd(c->zs);
+		free(c->zs);
+		c->zs = NULL;
+	}
 	close(c->fd);
 	c->fd = -1;
 	c->state = S_DONE;
@@ -629,10 +658,54 @@ static void send_close(conn *c, uint16_t code)
 	c->close_sent = true;
 }
 
+/* An OpenSSL result as a send()/recv() one: > 0 bytes, 0 at the end, -1 with errno (EAGAIN
+ * when OpenSSL must wait for the socket; EPOLLOUT is asked for when it waits to write). */
+static ssize_t tls_result(conn *c, int n)
+{
+	if (n > 0)
+		return n;
+	int e = SSL_get_error(c->ssl, n);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		if (e == SSL_ERROR_WANT_WRITE)
+			set_events(c, true);
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	if (e == SSL_ERROR_SYSCALL && errno == 0)
+		return 0; /* EOF without close_notify */
+	unsigned long err = ERR_get_error();
+	ERR_clear_error();
+	if (e != SSL_ERROR_SYSCALL || !errno)
+		errno = EPROTO;
+	if (err && !O.quiet && G.reports < MAX_REPORTS)
+		fprintf(stderr, "loadgen: conn %" PRIu32 ": TLS: %s\n", c->id, ERR_error_string(err, NULL));
+	return -1;
+}
+
+static ssize_t conn_send(conn *c, const uint8_t *p, size_t len)
+{
+	if (!c->ssl)
+		return send(c->fd, p, len, MSG_NOSIGNAL);
+	ERR_clear_error();
+	errno = 0;
+	return tls_result(c, SSL_write(c->ssl, p, len > INT_MAX ? INT_MAX : (int)len));
+}
+
+static ssize_t conn_recv(conn *c, uint8_t *p, size_t len)
+{
+	if (!c->ssl)
+		return recv(c->fd, p, len, 0);
+	ERR_clear_error();
+	errno = 0;
+	return tls_result(c, SSL_read(c->ssl, p, len > INT_MAX ? INT_MAX : (int)len));
+}
+
 static void flush_conn(conn *c)
 {
 	while (c->fd >= 0 && c->out.len > c->out.off) {
-		ssize_t n = send(c->fd, c->out.p + c->out.off, c->out.len - c->out.off, MSG_NOSIGNAL);
+		ssize_t n = conn_send(c, c->out.p + c->out.off, c->out.len - c->out.off);
 		if (n > 0) {
 			c->out.off += (size_t)n;
 			continue;
@@ -654,7 +727,7 @@ static void flush_conn(conn *c)
 	c->out.off = c->out.len = 0;
 	if (O.mode == M_HOLD)
 		buf_free(&c->out); /* idle connections keep no buffers */
-	if (c->state != S_CONNECTING)
+	if (c->state != S_CONNECTING && c->state != S_TLS)
 		set_events(c, false);
 	if (c->state == S_CLOSING && c->close_sent && c->close_recv)
 		close_conn(c);
@@ -733,14 +806,17 @@ static void send_request(conn *c)
 	base64(digest, 20, c->accept);
 	n = snprintf(req, sizeof(req),
 	             "GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-	             "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-	             O.host, O.port, key64);
+	             "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+	             O.host, O.port, key64,
+	             O.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+	                       : "");
 	buf_append(&c->out, req, (size_t)n);
 	mark_dirty(c);
 }
 
 static void on_open(conn *c);
 static void on_message(conn *c, uint8_t op, const uint8_t *p, size_t len);
+static bool in_window(void);
 
 /* Checks the 101 response. Returns bytes consumed, 0 while incomplete, -1 after failing c. */
 static ssize_t parse_response(conn *c, const uint8_t *p, size_t len)
@@ -759,7 +835,7 @@ static ssize_t parse_response(conn *c, const uint8_t *p, size_t len)
 		fail(c, "handshake refused: %.*s", (int)(eol ? eol - p : 40), p);
 		return -1;
 	}
-	bool accepted = false;
+	bool accepted = false, pmd = false, pmd_reset = false;
 	const char *line = (const char *)p;
 	const char *stop = (const char *)p + head;
 	while (line < stop) {
@@ -782,12 +858,43 @@ static ssize_t parse_response(conn *c, const uint8_t *p, size_t len)
 				return -1;
 			}
 		}
+		static const char ext[] = "sec-websocket-extensions:";
+		if ((size_t)(eol - line) > sizeof(ext) - 1 && strncasecmp(line, ext, sizeof(ext) - 1) == 0) {
+			/* We offered one extension: its name, then parameters separated by ';'. */
+			char v[256];
+			size_t vl = (size_t)(eol - line) - (sizeof(ext) - 1);
+			if (vl >= sizeof(v))
+				vl = sizeof(v) - 1;
+			memcpy(v, line + sizeof(ext) - 1, vl);
+			v[vl] = 0;
+			for (char *save = NULL, *tok = strtok_r(v, ";", &save); tok;
+			     tok = strtok_r(NULL, ";", &save)) {
+				while (*tok == ' ' || *tok == '\t')
+					tok++;
+				size_t tl = strcspn(tok, " \t=");
+				if (tl == 18 && !strncasecmp(tok, "permessage-deflate", tl))
+					pmd = true;
+				else if (tl == 26 && !strncasecmp(tok, "server_no_context_takeover", tl))
+					pmd_reset = true;
+			}
+			if (!pmd || !O.deflate) {
+				fail(c, "unexpected Sec-WebSocket-Extensions \"%.*s\"",
+				     (int)(eol - line - (long)sizeof(ext) + 1), line + sizeof(ext) - 1);
+				return -1;
+			}
+		}
 		line = eol + 2;
 	}
 	if (!accepted) {
 		fail(c, "101 without Sec-WebSocket-Accept");
 		return -1;
 	}
+	if (O.deflate && !pmd) {
+		fail(c, "the server declined permessage-deflate (is compression on?)");
+		return -1;
+	}
+	c->pmd = pmd;
+	c->pmd_reset = pmd_reset;
 	c->state = S_OPEN;
 	G.pending--;
 	G.opened++;
@@ -820,6 +927,58 @@ static void on_control(conn *c, uint8_t op, const uint8_t *p, size_t len)
 	mark_dirty(c); /* flush_conn closes once our Close is out */
 }
 
+/* Feeds len bytes to c's inflate stream, appending the output to G.inflated. */
+static bool inflate_some(conn *c, const uint8_t *p, size_t len)
+{
+	z_stream *z = c->zs;
+	z->next_in = (Bytef *)(uintptr_t)p;
+	z->avail_in = (uInt)len;
+	do {
+		buf_reserve(&G.inflated, 16384);
+		z->next_out = G.inflated.p + G.inflated.len;
+		z->avail_out = (uInt)(G.inflated.cap - G.inflated.len);
+		int r = inflate(z, Z_SYNC_FLUSH);
+		G.inflated.len = G.inflated.cap - z->avail_out;
+		if (r == Z_STREAM_END) {
+			inflateReset(z); /* a final block: the next message starts a new stream */
+		} else if (r == Z_BUF_ERROR) {
+			break; /* no progress possible: everything given is consumed */
+		} else if (r != Z_OK) {
+			fail(c, "permessage-deflate: inflate: %s", z->msg ? z->msg : "error");
+			return false;
+		}
+		if (G.inflated.len > MAX_INFLATED) {
+			fail(c, "permessage-deflate: a reply inflates past %u bytes", MAX_INFLATED);
+			return false;
+		}
+	} while (z->avail_in > 0 || z->avail_out == 0);
+	return true;
+}
+
+/* A whole data message: inflated first when RSV1 says it is compressed (RFC 7692 7.2.2: the
+ * payload, then 00 00 ff ff, through a raw inflate). */
+static void data_message(conn *c, uint8_t op, bool rsv1, const uint8_t *p, size_t len)
+{
+	if (!rsv1) {
+		on_message(c, op, p, len);
+		return;
+	}
+	if (!c->zs) {
+		c->zs = calloc(1, sizeof(z_stream));
+		if (!c->zs || inflateInit2(c->zs, -15) != Z_OK)
+			die("inflateInit2 failed");
+	}
+	static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
+	G.inflated.len = G.inflated.off = 0;
+	if (!inflate_some(c, p, len) || !inflate_some(c, tail, 4))
+		return;
+	if (c->pmd_reset)
+		inflateReset(c->zs);
+	if (in_window())
+		G.compressed_in_window++;
+	on_message(c, op, G.inflated.p, G.inflated.len);
+}
+
 /* Parses server frames from p; returns bytes consumed (a trailing partial frame is left). */
 static size_t parse_frames(conn *c, const uint8_t *p, size_t len)
 {
@@ -830,7 +989,7 @@ static size_t parse_frames(conn *c, const uint8_t *p, size_t len)
 			fail(c, "masked frame from the server");
 			return off;
 		}
-		if (b0 & 0x70) {
+		if (b0 & (c->pmd ? 0x30 : 0x70)) {
 			fail(c, "RSV bits set without an extension");
 			return off;
 		}
@@ -863,6 +1022,11 @@ static size_t parse_frames(conn *c, const uint8_t *p, size_t len)
 		bool fin = b0 & 0x80;
 		uint8_t op = b0 & 0x0f;
 		off += hl + (size_t)plen;
+		bool rsv1 = b0 & 0x40;
+		if (rsv1 && (op == 0x0 || op >= 0x8)) {
+			fail(c, "RSV1 on a %s frame", op ? "control" : "continuation");
+			return off;
+		}
 		if (op >= 0x8) {
 			if (!fin || plen > 125) {
 				fail(c, "control frame fragmented or longer than 125 bytes");
@@ -875,10 +1039,11 @@ static size_t parse_frames(conn *c, const uint8_t *p, size_t len)
 				return off;
 			}
 			if (fin) {
-				on_message(c, op, pl, (size_t)plen);
+				data_message(c, op, rsv1, pl, (size_t)plen);
 			} else {
 				c->in_msg = true;
 				c->msg_op = op;
+				c->msg_rsv1 = rsv1;
 				c->msg.len = c->msg.off = 0;
 				buf_append(&c->msg, pl, (size_t)plen);
 			}
@@ -890,7 +1055,7 @@ static size_t parse_frames(conn *c, const uint8_t *p, size_t len)
 			buf_append(&c->msg, pl, (size_t)plen);
 			if (fin) {
 				c->in_msg = false;
-				on_message(c, c->msg_op, c->msg.p, c->msg.len);
+				data_message(c, c->msg_op, c->msg_rsv1, c->msg.p, c->msg.len);
 				c->msg.len = 0;
 			}
 		} else {
@@ -924,7 +1089,7 @@ static void on_readable(conn *c)
 		buf_reserve(&c->in, SCRATCH_BYTES);
 		to = c->in.p + c->in.len;
 	}
-	ssize_t n = recv(c->fd, to, SCRATCH_BYTES, 0);
+	ssize_t n = conn_recv(c, to, SCRATCH_BYTES);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
@@ -962,10 +1127,40 @@ static void on_readable(conn *c)
 	}
 }
 
+/* Drives the TLS handshake; once done, sends the upgrade request. */
+static void tls_step(conn *c)
+{
+	ERR_clear_error();
+	errno = 0;
+	int r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		set_events(c, false);
+		c->state = S_HANDSHAKE;
+		send_request(c);
+		return;
+	}
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		set_events(c, false);
+		return;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		set_events(c, true);
+		return;
+	}
+	unsigned long err = ERR_get_error();
+	fail(c, "TLS handshake: %s", err ? ERR_error_string(err, NULL)
+	                                 : (errno ? strerror(errno) : "the server closed the connection"));
+}
+
 static void on_event(conn *c, uint32_t ev)
 {
 	if (c->fd < 0)
 		return;
+	if (c->state == S_TLS) {
+		tls_step(c);
+		return;
+	}
 	if (c->state == S_CONNECTING) {
 		if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 			return;
@@ -976,12 +1171,26 @@ static void on_event(conn *c, uint32_t ev)
 			fail(c, "connect: %s", strerror(err));
 			return;
 		}
+		if (O.tls) {
+			c->ssl = SSL_new(G.tls);
+			if (!c->ssl || !SSL_set_fd(c->ssl, c->fd))
+				die("SSL_new failed");
+			SSL_set_connect_state(c->ssl);
+			SSL_set_tlsext_host_name(c->ssl, "localhost");
+			c->state = S_TLS;
+			tls_step(c);
+			return;
+		}
 		c->state = S_HANDSHAKE;
 		send_request(c);
 		return;
 	}
-	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		on_readable(c);
+		/* OpenSSL may hold decrypted bytes that epoll cannot announce. */
+		while (c->fd >= 0 && c->ssl && SSL_has_pending(c->ssl))
+			on_readable(c);
+	}
 	if (c->fd >= 0 && (ev & EPOLLOUT))
 		flush_conn(c);
 }
@@ -1223,7 +1432,8 @@ static void tick(void)
 			bcast_fill();
 		} else if (elapsed > (double)G.n / O.rate + O.timeout) {
 			for (size_t i = 0; i < G.n; i++)
-				if (G.c[i].state == S_CONNECTING || G.c[i].state == S_HANDSHAKE)
+				if (G.c[i].state == S_CONNECTING || G.c[i].state == S_TLS ||
+				    G.c[i].state == S_HANDSHAKE)
 					fail(&G.c[i], "no handshake after %.0f s", elapsed);
 		}
 		break;
@@ -1324,7 +1534,9 @@ static void usage(void)
 	        "  --rate R (connections/s)  --max-pending N  --timeout S\n"
 	        "  --hold S  --src-count X (bind 127.0.0.1..127.0.0.X)  --pid P[,P..] --children\n"
 	        "  --max P (quiet: busy percent of one core)\n"
-	        "  --size-mix (echo: sizes across every length encoding)  --smoke  --quiet\n");
+	        "  --size-mix (echo: sizes across every length encoding)  --smoke  --quiet\n"
+	        "  --json (echo: compressible JSON-like text)  --tls (wss://, not verified)\n"
+	        "  --deflate (offer permessage-deflate; inflate the replies)\n");
 	exit(2);
 }
 
@@ -1368,6 +1580,12 @@ static void parse_args(int argc, char **argv)
 			O.children = true;
 		else if (!strcmp(a, "--size-mix"))
 			O.size_mix = true;
+		else if (!strcmp(a, "--tls"))
+			O.tls = true;
+		else if (!strcmp(a, "--deflate"))
+			O.deflate = true;
+		else if (!strcmp(a, "--json"))
+			O.json = true;
 		else {
 			i++;
 			if (!strcmp(a, "--host"))
@@ -1433,6 +1651,8 @@ static void parse_args(int argc, char **argv)
 		die("broadcast needs --size >= %d (the sequence header)", HDR_LEN);
 	if (O.mode == M_BROADCAST && O.binary)
 		die("broadcast sends text (chat servers relay text)");
+	if (O.json && O.binary)
+		die("--json is text");
 }
 
 static void pattern_init(void)
@@ -1442,6 +1662,26 @@ static void pattern_init(void)
 	G.pat = malloc(G.pat_len);
 	if (!G.pat)
 		die("out of memory");
+	if (O.json) {
+		/* JSON-like text: the same keys over and over, the numbers varying, as chat or
+		 * telemetry messages are; it compresses about as such messages do. Every slice of it
+		 * is a payload, so no message repeats another. */
+		size_t n = 0;
+		while (n < G.pat_len) {
+			char rec[160];
+			uint64_t r = rnd();
+			int l = snprintf(rec, sizeof(rec),
+			                 "{\"id\":%u,\"user\":\"user%u\",\"room\":\"room-%u\",\"score\":%u.%02u,"
+			                 "\"online\":%s,\"tags\":[\"a\",\"b\"]},",
+			                 (unsigned)(r % 1000000), (unsigned)(r >> 20) % 10000,
+			                 (unsigned)(r >> 34) % 50, (unsigned)(r >> 40) % 1000,
+			                 (unsigned)(r >> 50) % 100, (r >> 63) ? "true" : "false");
+			size_t take = (size_t)l < G.pat_len - n ? (size_t)l : G.pat_len - n;
+			memcpy(G.pat + n, rec, take);
+			n += take;
+		}
+		return;
+	}
 	for (size_t i = 0; i < G.pat_len; i++) {
 		uint64_t r = rnd();
 		/* Text must be UTF-8: ASCII letters. Binary gets every byte value. */
@@ -1513,19 +1753,25 @@ static void report(void)
 	if (O.mode == M_ECHO) {
 		double rtps = secs > 0 ? (double)G.done_in_window / secs : 0;
 		double mbps = secs > 0 ? (double)G.bytes_in_window / secs / 1e6 : 0;
-		say("echo: %ld conns x %s%ld B x %ld in flight, %s, %.2f s measured\n", O.conns,
-		    O.size_mix ? "mixed " : "", O.size, O.inflight, O.binary ? "binary" : "text", secs);
+		say("echo: %ld conns x %s%ld B x %ld in flight, %s%s%s, %.2f s measured\n", O.conns,
+		    O.size_mix ? "mixed " : "", O.size, O.inflight,
+		    O.binary ? "binary" : O.json ? "JSON text" : "text", O.tls ? ", TLS" : "",
+		    O.deflate ? ", permessage-deflate" : "", secs);
 		say("  %.0f round trips/s, %.2f MB/s of payload each way (MB = 10^6 B)\n", rtps, mbps);
 		say("  latency us: p50 %" PRIu64 " p99 %" PRIu64 " max %" PRIu64 " (%" PRIu64 " samples)\n",
 		    p50, p99, mx, G.lat.n);
 		say("  cpu: server %.0f%% loadgen %.0f%% others %.0f%%; verification %s, %" PRIu64
 		    " errors\n",
 		    G.srv_cpu, G.gen_cpu, G.other_cpu, verdict, G.errors);
-		printf("RESULT mode=echo conns=%ld size=%ld inflight=%ld binary=%d secs=%.2f rtps=%.0f "
+		if (O.deflate)
+			say("  permessage-deflate: %" PRIu64 " of %" PRIu64 " replies came compressed\n",
+			    G.compressed_in_window, G.done_in_window);
+		printf("RESULT mode=echo conns=%ld size=%ld inflight=%ld binary=%d json=%d tls=%d "
+		       "deflate=%d compressed=%" PRIu64 " secs=%.2f rtps=%.0f "
 		       "mbps=%.2f p50_us=%" PRIu64 " p99_us=%" PRIu64 " max_us=%" PRIu64
 		       " %s errors=%" PRIu64 "\n",
-		       O.conns, O.size, O.inflight, O.binary, secs, rtps, mbps, p50, p99, mx, cpu,
-		       G.errors);
+		       O.conns, O.size, O.inflight, O.binary, O.json, O.tls, O.deflate,
+		       G.compressed_in_window, secs, rtps, mbps, p50, p99, mx, cpu, G.errors);
 	} else if (O.mode == M_BROADCAST) {
 		double msgps = secs > 0 ? (double)G.done_in_window / secs : 0;
 		double dps = secs > 0 ? (double)G.deliveries_in_window / secs : 0;
@@ -1586,6 +1832,16 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	resolve_dst();
+	if (O.tls) {
+		G.tls = SSL_CTX_new(TLS_client_method());
+		if (!G.tls)
+			die("SSL_CTX_new failed");
+		/* A benchmark of a local self-signed server: the certificate is not verified. */
+		SSL_CTX_set_verify(G.tls, SSL_VERIFY_NONE, NULL);
+		/* The output buffer moves (realloc) between a short write and its retry. */
+		SSL_CTX_set_mode(G.tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
+		                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	}
 	G.n = (size_t)O.conns + (O.mode == M_BROADCAST);
 	raise_nofile(G.n);
 	pattern_init();

@@ -43,6 +43,10 @@ $names = [
     'ext-w1' => 'ext-websocket, workers => 1',
     'ext-w2' => 'ext-websocket, workers => 2, one core',
     'ext-w4' => 'ext-websocket, workers => 4',
+    'ext-plain' => 'plain (ws://)',
+    'ext-tls' => 'TLS (wss://)',
+    'ext-deflate' => 'permessage-deflate',
+    'ext-tls-deflate' => 'TLS + permessage-deflate',
 ];
 $scenarios = [
     'echo' => ['Echo', '100 connections, 32 B text messages, 1 in flight per connection.', 'echo'],
@@ -52,6 +56,8 @@ $scenarios = [
     'hold10k' => ['Idle connections: 10,000', 'Opened at 5,000/s, then held; the server\'s RSS is read before and while they are held.', 'hold'],
     'hold19k' => ['Idle connections: 19,000 on one process', 'As above; 19,000 is about the most one process may hold here (20,000 descriptors).', 'hold'],
     'hold76k' => ['Idle connections: 76,000 on four workers', '`workers => 4`, four generator processes of 19,000; RSS is the master\'s plus the workers\'.', 'hold'],
+    'cost' => ['Cost of TLS and permessage-deflate', 'ext-websocket echo, 100 connections, 1 KiB of JSON-like text (the same keys, varying numbers), 16 in flight per connection, measured in the same run: plain, TLS 1.3 (`tls` with a self-signed P-256 certificate), `compression => true` (defaults: level 1, no context takeover) and both. The generator sends uncompressed frames (RFC 7692 allows it) and inflates and checks every reply, so compression costs the server deflate only.', 'cost'],
+    'costhold' => ['Idle connections over TLS', '5,000 idle connections held on ext-websocket, plain and over TLS: what a TLS connection costs in server memory.', 'hold'],
     'bus' => ['Bus cost', 'The broadcast above with `workers => 2` against `workers => 1`, every process on the same core: what relaying through the master costs when no second core pays for it.', 'broadcast'],
 ];
 
@@ -69,6 +75,23 @@ function genMark(array $r): string
 function range_(array $r, int $dec = 0): string
 {
     return isset($r['lo']) && ($r['runs'] ?? '1') !== '1' ? num($r['lo'], $dec) . '–' . num($r['hi'], $dec) : '';
+}
+
+/** Which core set the pace of an echo run: the one at 90% or more (the generator first). */
+function limitedBy(array $r): string
+{
+    $gen = (float) ($r['gen_cpu'] ?? 0);
+    $srv = (float) ($r['srv_cpu'] ?? -1);
+    if ($gen >= 90 && $srv >= 90) {
+        return 'both cores';
+    }
+    if ($gen >= 90) {
+        return 'loadgen CPU';
+    }
+    if ($srv >= 90) {
+        return 'server CPU';
+    }
+    return 'neither core full';
 }
 
 function cpu(array $r, string $k): string
@@ -121,7 +144,10 @@ foreach ($scenarios as $key => [$title, $what, $kind]) {
     $md[] = '';
     $md[] = $what;
     $md[] = '';
-    if ($kind === 'echo') {
+    if ($kind === 'cost') {
+        $md[] = '| variant | round trips/s | × plain | range | MB/s each way | p50 µs | p99 µs | server CPU | server µs per round trip | loadgen CPU | limited by | replies compressed | errors |';
+        $md[] = '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|';
+    } elseif ($kind === 'echo') {
         $md[] = '| server | round trips/s | range | MB/s each way | p50 µs | p99 µs | max µs | server CPU | loadgen CPU | other CPU | errors |';
         $md[] = '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|';
     } elseif ($kind === 'broadcast') {
@@ -144,7 +170,20 @@ foreach ($scenarios as $key => [$title, $what, $kind]) {
         if ($row['note'] !== '') {
             $notes[] = "- $name: " . $row['note'];
         }
-        if ($kind === 'echo') {
+        if ($kind === 'cost') {
+            $plain = $rows[$key]['ext-plain'] ?? null;
+            $x = $plain && $plain['status'] === 'ok' && (float) ($plain['r']['rtps'] ?? 0) > 0
+                ? sprintf('%.2f×', (float) ($r['rtps'] ?? 0) / (float) $plain['r']['rtps']) : '';
+            $total = (float) ($r['rtps'] ?? 0) * (float) ($r['secs'] ?? 0);
+            $per = (float) ($r['rtps'] ?? 0) > 0 && (float) ($r['srv_cpu'] ?? -1) >= 0
+                ? num((float) $r['srv_cpu'] / 100 / (float) $r['rtps'] * 1e6, 2) : '';
+            $md[] = sprintf('| %s%s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |', $name, $bad,
+                num($r['rtps'] ?? null), genMark($r), $x, range_($r), num($r['mbps'] ?? null, 1),
+                num($r['p50_us'] ?? null), num($r['p99_us'] ?? null), cpu($r, 'srv_cpu'), $per, cpu($r, 'gen_cpu'),
+                limitedBy($r), ($r['deflate'] ?? '0') === '1' && $total > 0
+                    ? sprintf('%.0f%%', min(100, 100 * (float) ($r['compressed'] ?? 0) / $total)) : '–',
+                $r['errors'] ?? '');
+        } elseif ($kind === 'echo') {
             $md[] = sprintf('| %s%s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |', $name, $bad,
                 num($r['rtps'] ?? null), genMark($r), range_($r), num($r['mbps'] ?? null, 1), num($r['p50_us'] ?? null),
                 num($r['p99_us'] ?? null), num($r['max_us'] ?? null), cpu($r, 'srv_cpu'), cpu($r, 'gen_cpu'),
@@ -162,6 +201,30 @@ foreach ($scenarios as $key => [$title, $what, $kind]) {
         }
     }
     $md[] = '';
+    if ($kind === 'cost') {
+        $limits = [];
+        foreach ($rows[$key] as $label => $row) {
+            if ($row['status'] === 'ok' && $row['r']) {
+                $limits[] = ($names[$label] ?? $label) . ' by ' . limitedBy($row['r'])
+                    . ' (server ' . cpu($row['r'], 'srv_cpu') . ', loadgen ' . cpu($row['r'], 'gen_cpu') . ')';
+            }
+        }
+        if ($limits) {
+            $md[] = 'What limits each figure: ' . implode('; ', $limits) . '. Where the loadgen sets the pace '
+                . '(it pays for TLS and for inflating too), the round trips/s and their ratio to plain say more about '
+                . 'the generator than the server; server µs per round trip is then the fairer measure of the cost.';
+            $md[] = '';
+        }
+    }
+    if ($key === 'costhold') {
+        $p = figure($rows, 'costhold', 'ext-plain', 'bytes_per_conn');
+        $t = figure($rows, 'costhold', 'ext-tls', 'bytes_per_conn');
+        if ($p !== null && $t !== null) {
+            $md[] = sprintf('An idle TLS connection costs the server %s bytes more than a plain one (%s against %s).',
+                num($t - $p), num($t), num($p));
+            $md[] = '';
+        }
+    }
     if ($notes) {
         array_push($md, ...$notes);
         $md[] = '';

@@ -5,7 +5,7 @@
 #   sh bench/run.sh [--quick] [--repeat N] [--scenarios a,b,..] [--servers x,y,..] [--duration S]
 #                   [--out FILE]
 #
-# scenarios: echo pipelined large broadcast hold10k hold19k hold76k bus   (default: all)
+# scenarios: echo pipelined large broadcast hold10k hold19k hold76k bus cost   (default: all)
 # servers:   ext c select node workerman ratchet                          (default: all)
 # --repeat N runs every throughput measurement N times (each against a fresh server) and reports
 # the median with the range. The environment may set SCENARIOS, SERVERS, DURATION and REPEAT
@@ -28,7 +28,7 @@ loadgen="$build/loadgen"
 quick=0
 repeat=${REPEAT:-1}
 duration=${DURATION:-}
-scenarios=${SCENARIOS:-echo,pipelined,large,broadcast,hold10k,hold19k,hold76k,bus}
+scenarios=${SCENARIOS:-echo,pipelined,large,broadcast,hold10k,hold19k,hold76k,bus,cost}
 servers=${SERVERS:-ext,c,select,node,workerman,ratchet}
 out="$here/RESULTS.md"
 while [ $# -gt 0 ]; do
@@ -245,10 +245,12 @@ next_port() {
 }
 
 SRV_PID=""
+ext_flags=""  # extra options of bench/peers/ext.php (the cost scenario: TLS, compression)
+hold_flags="" # extra options of the hold generators (the cost scenario: --tls)
 start_server() { # server mode [workers] [type]: starts it on CPU 0, sets SRV_PID
 	log="$run/$scenario-$1-$2.log"
 	case $1 in
-	ext) set -- $WS_PHP "$here/peers/ext.php" "$2" $port "${3:-1}" ;;
+	ext) set -- $WS_PHP "$here/peers/ext.php" "$2" $port "${3:-1}" $ext_flags ;;
 	c) set -- "$build/c_server" "$2" $port ;;
 	select) set -- php "$here/peers/php_select.php" "$2" $port ;;
 	node) set -- env NODE_PATH="$peers/node_modules" node "$here/peers/node_server.js" "$2" $port ;;
@@ -400,8 +402,9 @@ hold() { # scenario label server workers n
 	while [ $left -gt 0 ]; do
 		c=$each
 		[ $c -le $left ] || c=$left
+		# shellcheck disable=SC2086
 		taskset -c 1 "$loadgen" hold --port $port --conns $c --hold 600 --src-count $srcs \
-			--timeout 30 >"$run/$scn-$label-$g.out" 2>&1 &
+			--timeout 30 $hold_flags >"$run/$scn-$label-$g.out" 2>&1 &
 		pids="$pids $!"
 		track $!
 		left=$((left - c))
@@ -514,6 +517,33 @@ if has "$scenarios" bus && has "$servers" ext; then
 	# Both on CPU 0: workers => 2 pays for the bus between processes, not for a second core.
 	measure bus "ext-w1" ext chat 1 text -- broadcast --conns 1000 --size 64 --window 32
 	measure bus "ext-w2" ext chat 2 text -- broadcast --conns 1000 --size 64 --window 32
+fi
+
+if has "$scenarios" cost && has "$servers" ext; then
+	# What TLS and permessage-deflate cost against plain, in this same run: 1 KiB of JSON-like
+	# text (compressible, above the server's min_size of 64 B), 16 in flight per connection.
+	tlsdir="$run/tls"
+	if sh "$root/examples/tls-cert.sh" "$tlsdir" >"$run/tls-cert.log" 2>&1; then
+		tls_flags="--tls-cert=$tlsdir/cert.pem --tls-key=$tlsdir/key.pem"
+		for v in plain tls deflate tls-deflate; do
+			case $v in
+			plain) ext_flags="" gen="" ;;
+			tls) ext_flags=$tls_flags gen="--tls" ;;
+			deflate) ext_flags="--compression" gen="--deflate" ;;
+			tls-deflate) ext_flags="$tls_flags --compression" gen="--tls --deflate" ;;
+			esac
+			# shellcheck disable=SC2086
+			measure cost "ext-$v" ext echo 1 text -- echo --conns 100 --size 1024 --inflight 16 --json $gen
+		done
+		ext_flags=""
+		hold costhold "ext-plain" ext 1 5000
+		ext_flags=$tls_flags hold_flags="--tls"
+		hold costhold "ext-tls" ext 1 5000
+		ext_flags="" hold_flags=""
+	else
+		why="examples/tls-cert.sh failed: $(tail -1 "$run/tls-cert.log" | cut -c1-160)"
+		for v in plain tls deflate tls-deflate; do skip cost "ext-$v" "$why"; done
+	fi
 fi
 
 cleanup

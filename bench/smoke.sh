@@ -1,8 +1,9 @@
 #!/bin/sh
 # bench/smoke.sh - a short correctness run of the benchmark tools against ext-websocket: every
 # load generator mode (echo across every frame length encoding, text and binary, pipelined;
-# broadcast with one and two workers; idle connections), the C core server, and one run that
-# must fail (so the verification is known to bite). Checks bytes, never timings.
+# broadcast with one and two workers; idle connections; echo over TLS and with
+# permessage-deflate), the C core server, and one run that must fail (so the verification is
+# known to bite). Checks bytes, never timings.
 #
 #   sh bench/smoke.sh                                            builds with tests/build.sh
 #   WS_PHP="php -d extension=/path/websocket.so" sh bench/smoke.sh   uses that build
@@ -109,6 +110,41 @@ if start 19192 2 $WS_PHP "$here/peers/ext.php" chat 19192 2; then
 	check "broadcast across 2 workers (through the bus)" broadcast --port 19192 --conns 50 --window 8
 else
 	result 1 "ext-websocket chat server with 2 workers starts" "$log/server.log"
+fi
+stop_server
+
+# TLS and permessage-deflate: a self-signed certificate from examples/tls-cert.sh (openssl CLI).
+rc=0
+sh "$root/examples/tls-cert.sh" "$log/tls" >"$log/cert.out" 2>&1 || rc=1
+result $rc "make a self-signed certificate (examples/tls-cert.sh)" "$log/cert.out"
+if [ $rc = 0 ]; then
+	# shellcheck disable=SC2086
+	if start 19195 1 $WS_PHP "$here/peers/ext.php" echo 19195 1 \
+		"--tls-cert=$log/tls/cert.pem" "--tls-key=$log/tls/key.pem"; then
+		check "echo over TLS, every length encoding" echo --port 19195 --conns 4 --inflight 2 --size-mix --tls
+		check "echo over TLS, pipelined JSON text (20 x 16 in flight)" echo --port 19195 --conns 20 --inflight 16 --size 1024 --json --tls
+		# --deflate against a server without compression must fail, not measure plain.
+		rc=0
+		timeout 30 "$loadgen" echo --port 19195 --conns 2 --tls --deflate --smoke --quiet >"$log/run.out" 2>&1 && rc=1
+		grep -q "declined permessage-deflate" "$log/run.out" || rc=1
+		result $rc "a declined permessage-deflate is caught" "$log/run.out"
+	else
+		result 1 "ext-websocket TLS echo server starts" "$log/server.log"
+	fi
+	stop_server
+fi
+
+# shellcheck disable=SC2086
+if start 19196 1 $WS_PHP "$here/peers/ext.php" echo 19196 1 --compression; then
+	check "echo with permessage-deflate, every length encoding" echo --port 19196 --conns 4 --inflight 2 --size-mix --deflate
+	check "echo with permessage-deflate, pipelined JSON text" echo --port 19196 --conns 20 --inflight 16 --size 1024 --json --deflate
+	# Replies must really have come compressed, or this checked nothing of the inflater.
+	rc=0
+	timeout 30 "$loadgen" echo --port 19196 --conns 2 --size 1024 --json --deflate --smoke >"$log/run.out" 2>&1 || rc=1
+	grep -q ' compressed=[1-9]' "$log/run.out" || rc=1
+	result $rc "permessage-deflate replies arrive compressed (RSV1) and inflate byte for byte" "$log/run.out"
+else
+	result 1 "ext-websocket echo server with compression starts" "$log/server.log"
 fi
 stop_server
 

@@ -4,8 +4,31 @@
 // their command line.
 //
 //   php -d extension=modules/websocket.so bench/peers/ext.php echo|chat PORT [WORKERS]
+//       [--tls-cert=FILE --tls-key=FILE] [--compression]
+//
+// --tls-cert (and --tls-key) make PORT speak wss:// with that certificate; --compression turns
+// permessage-deflate on with its defaults ('compression' => true).
 
-[, $mode, $port, $workers] = $argv + [null, 'echo', '19100', '1'];
+$tls = null;
+$compression = false;
+$positional = [];
+foreach (array_slice($argv, 1) as $arg) {
+    if ($arg === '--compression') {
+        $compression = true;
+    } elseif (preg_match('/^--tls-(cert|key)=(.+)$/s', $arg, $m)) {
+        $tls[$m[1]] = $m[2];
+    } elseif (str_starts_with($arg, '--')) {
+        fwrite(STDERR, "ext.php: unknown option $arg\n");
+        exit(2);
+    } else {
+        $positional[] = $arg;
+    }
+}
+[$mode, $port, $workers] = $positional + ['echo', '19100', '1'];
+if ($tls !== null && !isset($tls['cert'])) {
+    fwrite(STDERR, "ext.php: --tls-key needs --tls-cert\n");
+    exit(2);
+}
 
 class BenchEcho extends WebsocketServer
 {
@@ -30,6 +53,8 @@ $server = new $class([
     'workers' => (int) $workers,
     // The hold scenarios keep up to 19,500 connections per worker (the default stops at 10,000).
     'max_connections' => 100000,
+    'compression' => $compression,
+    'tls' => $tls,
 ]);
-echo "listening on ws://127.0.0.1:$port/\n";
+echo 'listening on ' . ($tls ? 'wss' : 'ws') . "://127.0.0.1:$port/" . ($compression ? ' (permessage-deflate)' : '') . "\n";
 $server->start();
