@@ -121,6 +121,15 @@ static int queue_close(ws_conn *c, uint16_t code, const char *reason, size_t rea
 	return queue_frame(c, WS_FRAME_OP_CLOSE, payload, len);
 }
 
+/* Polls for writability, unless a TLS write waits for the peer's bytes first (on_io then
+ * resumes it on readability; polling writability would spin). */
+static void want_writable(ws_conn *c)
+{
+	if (!c->tls || !ws_tls_write_wants_read(c->tls))
+		ws_loop_io_set(c->env->loop, &c->io, c->io.events | WS_IO_WRITE);
+	c->needs_drain = c->opened;
+}
+
 void ws_conn_flush(ws_conn *c)
 {
 	if (c->state == WS_CONN_DONE)
@@ -138,10 +147,7 @@ void ws_conn_flush(ws_conn *c)
 		}
 		ssize_t w = c->tls ? ws_tls_writev(c->tls, iov, n) : ws_net_writev(c->io.fd, iov, n);
 		if (w == WS_EAGAIN) {
-			/* A TLS write that must read first resumes on readability (see on_io). */
-			if (!c->tls || !ws_tls_write_wants_read(c->tls))
-				ws_loop_io_set(c->env->loop, &c->io, c->io.events | WS_IO_WRITE);
-			c->needs_drain = c->opened;
+			want_writable(c);
 			return;
 		}
 		if (w < 0) {
@@ -166,9 +172,7 @@ void ws_conn_flush(ws_conn *c)
 			c->out_count--;
 		}
 		if ((size_t)w < total) {
-			if (!c->tls || !ws_tls_write_wants_read(c->tls))
-				ws_loop_io_set(c->env->loop, &c->io, c->io.events | WS_IO_WRITE);
-			c->needs_drain = c->opened;
+			want_writable(c);
 			return;
 		}
 	}
@@ -348,6 +352,15 @@ static bool compresses(const ws_conn *c, size_t len)
 
 int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary)
 {
+	if (!compresses(c, len)) {
+		/* One connection, uncompressed: nothing to share, so no frame set to fill and free. */
+		int rc = admit(c);
+		if (rc == 0)
+			rc = queue_frame(c, binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT, data, len);
+		if (rc == 0)
+			ws_stat_add(&c->env->stats->messages_out, 1);
+		return rc;
+	}
 	ws_frames f = {.data = data, .len = len, .binary = binary};
 	int rc = ws_conn_send_frames(c, &f);
 	ws_frames_release(&f);
