@@ -79,6 +79,17 @@ static const config_key tls_keys[] = {
     {"tls.port", KEY_INT, 0, 65535, "null", NULL},
 };
 #define NUM_TLS_KEYS (sizeof(tls_keys) / sizeof(tls_keys[0]))
+/* Positions in tls_keys, in its order. */
+enum {
+	TLS_CERT,
+	TLS_KEY,
+	TLS_PASSPHRASE,
+	TLS_CA,
+	TLS_VERIFY_PEER,
+	TLS_MIN_VERSION,
+	TLS_CIPHERS,
+	TLS_PORT
+};
 
 /* A key whose value may be an array of sub-keys. */
 typedef struct key_group {
@@ -434,7 +445,7 @@ static void set_tls(php_ws_server *srv, HashTable *user)
 		zval value;
 		if (v && Z_TYPE_P(v) == IS_STRING)
 			strs[i] = Z_STRVAL_P(v);
-		if (v && strcmp(name, "passphrase") == 0 && Z_TYPE_P(v) == IS_STRING)
+		if (v && i == TLS_PASSPHRASE && Z_TYPE_P(v) == IS_STRING)
 			ZVAL_STRING(&value, "(set)");
 		else if (v)
 			ZVAL_COPY(&value, v);
@@ -444,20 +455,20 @@ static void set_tls(php_ws_server *srv, HashTable *user)
 			ZVAL_STRING(&value, k->doc_default);
 		else
 			ZVAL_NULL(&value);
-		if (strcmp(name, "verify_peer") == 0)
+		if (i == TLS_VERIFY_PEER)
 			srv->tls.verify_peer = Z_TYPE(value) == IS_TRUE;
-		else if (strcmp(name, "min_version") == 0)
+		else if (i == TLS_MIN_VERSION)
 			srv->tls.min_version = zend_string_equals_literal(Z_STR(value), "TLSv1.3") ? 13 : 12;
-		else if (strcmp(name, "port") == 0 && Z_TYPE(value) == IS_LONG)
+		else if (i == TLS_PORT && Z_TYPE(value) == IS_LONG)
 			srv->cfg.tls_port = (int)Z_LVAL(value);
 		zend_hash_str_update(Z_ARRVAL(effective), name, strlen(name), &value);
 	}
 	zend_hash_str_update(Z_ARRVAL(srv->config), "tls", 3, &effective);
-	srv->tls.cert = strs[0];
-	srv->tls.key = strs[1];
-	srv->tls.passphrase = strs[2];
-	srv->tls.ca = strs[3];
-	srv->tls.ciphers = strs[6];
+	srv->tls.cert = strs[TLS_CERT];
+	srv->tls.key = strs[TLS_KEY];
+	srv->tls.passphrase = strs[TLS_PASSPHRASE];
+	srv->tls.ca = strs[TLS_CA];
+	srv->tls.ciphers = strs[TLS_CIPHERS];
 	srv->cfg.tls = &srv->tls;
 }
 
