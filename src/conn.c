@@ -625,15 +625,17 @@ static void handle_data(ws_conn *c, const ws_frame_chunk *ch)
 		if (!reserve_frame(c, ch->frame_len, ch->fin))
 			return;
 	}
+	/* The parser left the payload masked: it is unmasked on its way into the message. */
+	uint8_t *dst = c->msg_data + c->msg_len;
+	if (ch->len) {
+		ws_frame_unmask_copy(dst, ch->data, ch->len, ch->mask, 0);
+		c->msg_len += ch->len;
+	}
 	/* Compressed text is validated once inflated, when the message is whole. */
-	if (!c->msg_binary && !c->msg_compressed && ws_utf8_feed(&c->utf8, ch->data, ch->len) < 0) {
+	if (!c->msg_binary && !c->msg_compressed && ws_utf8_feed(&c->utf8, dst, ch->len) < 0) {
 		/* Fail fast (RFC 6455 8.1): the rest of the message is not awaited. */
 		fail(c, WS_CLOSE_INVALID_DATA);
 		return;
-	}
-	if (ch->len) {
-		memcpy(c->msg_data + c->msg_len, ch->data, ch->len);
-		c->msg_len += ch->len;
 	}
 	if (ch->last && ch->fin) {
 		if (!c->msg_binary && !c->msg_compressed && !ws_utf8_complete(&c->utf8)) {
@@ -832,6 +834,7 @@ ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state stat
 	c->opened = state == WS_CONN_OPEN;
 	c->http.max_head_bytes = env->limits->max_header_bytes;
 	c->frames.require_mask = true;
+	c->frames.defer_unmask = true;
 	c->frames.max_frame_bytes = env->limits->max_frame_bytes;
 	if (ws_loop_io_start(env->loop, &c->io, fd, WS_IO_READ, on_io) < 0) {
 		ws_free(c);

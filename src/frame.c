@@ -1,7 +1,8 @@
 /* frame.c - RFC 6455 section 5 framing: the incremental parser for frames a peer sends, the
  * header writers for frames we send, masking, and the Close payload check.
  * The parser consumes a whole header at once or nothing, then hands out the payload in
- * whatever pieces arrive, unmasked in place. Every rule that can be decided from a header is
+ * whatever pieces arrive, unmasked in place (or, for a caller that copies them anyway, left
+ * masked with the key beside them). Every rule that can be decided from a header is
  * decided before a single payload byte is returned, so a caller never buffers or allocates for
  * a frame that is going to be rejected. Pure functions over caller-owned buffers: no sockets,
  * no allocation, no pointer into the input kept across calls. */
@@ -99,13 +100,22 @@ static uint64_t read_len(const uint8_t *in)
 	return len;
 }
 
-/* Hands out up to `len` payload bytes of the current frame, unmasked, as one chunk. */
+/* Hands out up to `len` payload bytes of the current frame as one chunk, unmasked unless
+ * the caller unmasks data payloads itself. */
 static size_t take_payload(ws_frame_parser *p, uint8_t *in, size_t len, ws_frame_chunk *out)
 {
 	size_t n = p->remaining < len ? (size_t)p->remaining : len;
+	uint64_t offset = p->frame_len - p->remaining;
 
-	if (p->masked && n)
-		ws_frame_mask(in, n, p->mask, p->frame_len - p->remaining);
+	memset(out->mask, 0, sizeof(out->mask));
+	if (p->masked && n) {
+		if (p->defer_unmask && !(p->opcode & OP_CONTROL)) {
+			for (int k = 0; k < 4; k++)
+				out->mask[k] = p->mask[(offset + (uint64_t)k) & 3];
+		} else {
+			ws_frame_mask(in, n, p->mask, offset);
+		}
+	}
 	p->remaining -= n;
 	out->opcode = p->opcode;
 	out->fin = p->fin;
@@ -225,25 +235,77 @@ size_t ws_frame_write_header_masked(uint8_t *out, uint8_t opcode, bool fin, bool
 	return (size_t)(end + 4 - out);
 }
 
+/* The mask repeated so that key[0] applies to the first byte at `offset`. */
+static void mask_key(uint8_t key[16], const uint8_t mask[4], uint64_t offset)
+{
+	for (int k = 0; k < 16; k++)
+		key[k] = mask[(offset + (uint64_t)k) & 3];
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+/* GCC and clang lower these to SSE2 on x86-64 and NEON on arm64, and to pairs of words where
+ * there is no vector unit. Loads and stores go through memcpy: no alignment is assumed. */
+typedef uint8_t ws_v16 __attribute__((vector_size(16)));
+#define MASK_STEP 64
+
+/* dst[0, n) = src[0, n) ^ key for n a multiple of MASK_STEP; dst may equal src. */
+static void mask_blocks(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[16])
+{
+	ws_v16 k, a, b, c, d;
+	memcpy(&k, key, 16);
+	for (size_t i = 0; i < n; i += MASK_STEP) {
+		memcpy(&a, src + i, 16);
+		memcpy(&b, src + i + 16, 16);
+		memcpy(&c, src + i + 32, 16);
+		memcpy(&d, src + i + 48, 16);
+		a ^= k;
+		b ^= k;
+		c ^= k;
+		d ^= k;
+		memcpy(dst + i, &a, 16);
+		memcpy(dst + i + 16, &b, 16);
+		memcpy(dst + i + 32, &c, 16);
+		memcpy(dst + i + 48, &d, 16);
+	}
+}
+#else
+#define MASK_STEP 8
+
+static void mask_blocks(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[16])
+{
+	uint64_t k, w;
+	memcpy(&k, key, 8);
+	for (size_t i = 0; i < n; i += MASK_STEP) {
+		memcpy(&w, src + i, 8);
+		w ^= k;
+		memcpy(dst + i, &w, 8);
+	}
+}
+#endif
+
+/* A 16-byte key holds the 4-byte mask four times, so it lines up again at every block, and
+ * key[i & 15] is the byte for position i in the tail. */
 void ws_frame_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset)
 {
-	uint8_t key[8];
-	uint64_t word;
-	size_t i = 0;
+	uint8_t key[16];
+	size_t blocks = len - len % MASK_STEP;
 
-	/* Rotate the mask so that key[0] applies to data[0]; a word of two copies then lines up
-	 * with every 8-byte step, whatever the byte order, because both are loaded by memcpy. */
-	for (int k = 0; k < 8; k++)
-		key[k] = mask[(offset + (uint64_t)k) & 3];
-	memcpy(&word, key, sizeof(word));
-	for (; len - i >= sizeof(word); i += sizeof(word)) {
-		uint64_t w;
-		memcpy(&w, data + i, sizeof(w));
-		w ^= word;
-		memcpy(data + i, &w, sizeof(w));
-	}
-	for (; i < len; i++)
-		data[i] ^= key[i & 7];
+	mask_key(key, mask, offset);
+	mask_blocks(data, data, blocks, key);
+	for (size_t i = blocks; i < len; i++)
+		data[i] ^= key[i & 15];
+}
+
+void ws_frame_unmask_copy(uint8_t *restrict dst, const uint8_t *restrict src, size_t len,
+                          const uint8_t mask[4], uint64_t offset)
+{
+	uint8_t key[16];
+	size_t blocks = len - len % MASK_STEP;
+
+	mask_key(key, mask, offset);
+	mask_blocks(dst, src, blocks, key);
+	for (size_t i = blocks; i < len; i++)
+		dst[i] = src[i] ^ key[i & 15];
 }
 
 bool ws_frame_close_code_valid(unsigned code)

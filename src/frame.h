@@ -41,6 +41,7 @@ typedef struct ws_frame_parser {
 	uint64_t max_frame_bytes; /* payload limit per frame; 0 means no limit */
 	bool require_mask;        /* true on a server: unmasked client frames fail with 1002 */
 	bool allow_rsv1;          /* true when an extension (permessage-deflate) defined RSV1 */
+	bool defer_unmask;        /* data payloads are handed out still masked (see mask below) */
 	/* state: private */
 	uint8_t in_frame;   /* header consumed, payload bytes remain */
 	uint8_t in_message; /* a fragmented data message is open */
@@ -63,11 +64,16 @@ typedef struct ws_frame_chunk {
 	bool first;         /* this chunk starts the frame (its header was just consumed) */
 	bool last;          /* this chunk ends the frame (all payload returned) */
 	uint64_t frame_len; /* the frame's whole payload length */
-	uint8_t *data;      /* unmasked payload bytes; points into the caller's `in` */
+	uint8_t *data;      /* payload bytes; points into the caller's `in` */
 	size_t len;         /* may be 0 (empty frame, or header without payload yet) */
+	/* Zero, unless defer_unmask left a data frame's bytes masked: then the key that applies
+	 * to data[0], for ws_frame_unmask_copy(dst, data, len, mask, 0). */
+	uint8_t mask[4];
 } ws_frame_chunk;
 
-/* Parses as much of one frame as `len` allows and unmasks its payload bytes in place.
+/* Parses as much of one frame as `len` allows and unmasks its payload bytes in place (with
+ * defer_unmask, those of control frames only: a caller that copies data payloads anyway
+ * unmasks them in the same pass, so the bytes are touched once instead of twice).
  * Returns bytes consumed (> 0) and fills *out; WS_EAGAIN, consuming nothing, while the 2-14
  * header bytes are incomplete (or len is 0); or WS_EPROTO / WS_ETOOBIG with p->close_code set
  * (1002, 1009) for the caller to send. After an error the parser must not be used again.
@@ -83,8 +89,12 @@ size_t ws_frame_write_header_masked(uint8_t *out, uint8_t opcode, bool fin, bool
                                     const uint8_t mask[4]);
 
 /* XORs data with the mask in place, as if `data` started `offset` bytes into the payload.
- * Works a machine word at a time. */
+ * Works 64 bytes at a time with 16-byte vectors where the compiler has them (SSE2, NEON). */
 void ws_frame_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset);
+
+/* Writes src XOR mask to dst (which must not overlap src), as ws_frame_mask does in place. */
+void ws_frame_unmask_copy(uint8_t *restrict dst, const uint8_t *restrict src, size_t len,
+                          const uint8_t mask[4], uint64_t offset);
 
 /* Checks a Close frame's payload (RFC 6455 5.5.1, 7.4). On success sets *code (1005 when the
  * payload is empty) and the reason view, and returns 0. Returns WS_EPROTO for a 1-byte payload

@@ -1,14 +1,14 @@
 /* fuzz_frame.c - libFuzzer target for src/frame.c (with src/utf8.c for text and close reasons).
  * Input: byte 0 is the parser configuration (bit 0 require_mask, bit 1 allow_rsv1, bits 2-3
- * pick max_frame_bytes from 0, 125, 1000, 65536); bytes 1-4 are piece sizes (plus one) used in
- * turn to feed the rest, the byte stream, the way a connection would: unconsumed bytes are
- * handed back together with the next piece, each call in an exact-size allocation.
- * Checks the result contract (consumed <= len, chunk inside the consumed bytes, header 2-14
- * bytes, chunk lengths adding up to frame_len), that every frame the parser lets through obeys
- * the rules it must enforce, that payloads come out unmasked exactly, that the whole-buffer run
- * gives the same frames and verdict as the piecewise one, that streaming UTF-8 over text
- * messages agrees with whole-message validation, and that ws_frame_close_parse agrees with
- * the close code rules. */
+ * pick max_frame_bytes from 0, 125, 1000, 65536, bit 4 defer_unmask); bytes 1-4 are piece sizes
+ * (plus one) used in turn to feed the rest, the byte stream, the way a connection would: unconsumed
+ * bytes are handed back together with the next piece, each call in an exact-size allocation. Checks
+ * the result contract (consumed <= len, chunk inside the consumed bytes, header 2-14 bytes, chunk
+ * lengths adding up to frame_len), that every frame the parser lets through obeys the rules it must
+ * enforce, that payloads come out unmasked exactly (with defer_unmask, once the caller unmasks data
+ * payloads with the key beside them), that the whole-buffer run gives the same frames and verdict
+ * as the piecewise one, that streaming UTF-8 over text messages agrees with whole-message
+ * validation, and that ws_frame_close_parse agrees with the close code rules. */
 #include "fuzz.h"
 #include "frame.h"
 #include "err.h"
@@ -37,6 +37,7 @@ typedef struct run {
 	ws_frame_chunk first; /* the current frame's first chunk */
 	/* the current data message (text: checked as UTF-8) and control frame payload */
 	uint8_t *msg;
+	uint8_t *scratch; /* a deferred data payload, unmasked */
 	size_t msg_len;
 	bool msg_text;
 	ws_utf8 utf8;
@@ -156,22 +157,30 @@ static void take(run *r, const uint8_t *in, size_t avail, size_t at, ssize_t rc,
 		        c->rsv1 == r->first.rsv1 && c->frame_len == r->first.frame_len);
 	}
 	REQUIRE(r->seen + c->len <= c->frame_len);
+	const uint8_t *bytes = c->data;
+	if (r->cfg.defer_unmask && is_data(c->opcode)) {
+		ws_frame_unmask_copy(r->scratch, c->data, c->len, c->mask, 0);
+		bytes = r->scratch;
+	} else {
+		static const uint8_t zero[4];
+		REQUIRE(memcmp(c->mask, zero, 4) == 0);
+	}
 	/* The payload must be the stream's bytes, unmasked with the frame's key at its offset. */
 	for (size_t i = 0; i < c->len; i++) {
 		uint64_t off = r->seen + i;
 		uint8_t want = r->stream[r->payload_start + off];
 		if (r->masked)
 			want ^= r->mask[off & 3];
-		REQUIRE(c->data[i] == want);
-		mix(r, c->data[i]);
+		REQUIRE(bytes[i] == want);
+		mix(r, bytes[i]);
 	}
 	if (is_data(c->opcode)) {
-		memcpy(r->msg + r->msg_len, c->data, c->len);
+		memcpy(r->msg + r->msg_len, bytes, c->len);
 		r->msg_len += c->len;
-		if (r->msg_text && !r->utf8_failed && ws_utf8_feed(&r->utf8, c->data, c->len) < 0)
+		if (r->msg_text && !r->utf8_failed && ws_utf8_feed(&r->utf8, bytes, c->len) < 0)
 			r->utf8_failed = true;
 	} else {
-		memcpy(r->ctrl + r->ctrl_len, c->data, c->len);
+		memcpy(r->ctrl + r->ctrl_len, bytes, c->len);
 		r->ctrl_len += c->len;
 	}
 	r->seen += c->len;
@@ -193,6 +202,7 @@ static void feed(run *r, const uint8_t *sizes, size_t n_sizes)
 	size_t plen = 0, pos = 0, consumed = 0;
 
 	r->msg = malloc(r->len + 1);
+	r->scratch = malloc(r->len + 1);
 	for (size_t k = 0; pos < r->len; k++) {
 		size_t n = n_sizes ? (size_t)sizes[k % n_sizes] + 1 : r->len;
 		if (n > r->len - pos)
@@ -232,7 +242,8 @@ static void feed(run *r, const uint8_t *sizes, size_t n_sizes)
 out:
 	free(pending);
 	free(r->msg);
-	r->msg = NULL;
+	free(r->scratch);
+	r->msg = r->scratch = NULL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -246,6 +257,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	a.cfg.require_mask = data[0] & 1;
 	a.cfg.allow_rsv1 = (data[0] >> 1) & 1;
 	a.cfg.max_frame_bytes = limits[(data[0] >> 2) & 3];
+	a.cfg.defer_unmask = (data[0] >> 4) & 1;
 	a.stream = data + 5;
 	a.len = size - 5;
 	b = a;

@@ -36,8 +36,9 @@ def frame(b0, payload, mask=MASK, enc=None):
     return head + payload
 
 
-# fuzz_frame: config byte (bit 0 require_mask, bit 1 allow_rsv1, bits 2-3 limit), 4 split sizes.
-SERVER, DEFLATE, LENIENT = 0x01, 0x03, 0x00
+# fuzz_frame: config byte (bit 0 require_mask, bit 1 allow_rsv1, bits 2-3 limit, bit 4
+# defer_unmask, as a connection parses), 4 split sizes.
+SERVER, DEFLATE, LENIENT, DEFER = 0x01, 0x03, 0x00, 0x10
 SPLITS = bytes([0, 2, 6, 13])
 frames = {
     "rfc_masked_hello": (SERVER, frame(0x81, b"Hello")),
@@ -57,6 +58,9 @@ frames = {
     "text_invalid_utf8": (SERVER, frame(0x81, b"ok\xf4\x90\x80\x80")),
     "limit_1000_exceeded": (SERVER | 0x08, frame(0x82, b"z" * 1001)),
     "reserved_opcode": (SERVER, frame(0x83, b"x")),
+    "deferred_binary_300": (SERVER | DEFER, frame(0x82, bytes(range(150)) * 2)),
+    "deferred_fragments_with_ping": (DEFLATE | DEFER, frame(0x01, b"Hel") + frame(0x89, b"p")
+                                     + frame(0x80, b"lo")),
 }
 for name, (cfg, data) in frames.items():
     write("frame", name, bytes([cfg]) + SPLITS + data)

@@ -104,11 +104,13 @@ static void result_free(frame_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Checks one chunk against the invariants of the contract and records its payload. */
+/* Checks one chunk against the invariants of the contract and records its payload; with
+ * `defer` (the parser's defer_unmask) a data payload is unmasked while it is copied. */
 static void take_chunk(frame_result *r, bool *open, const ws_frame_chunk *c, const uint8_t *in,
-                       size_t avail, ssize_t rc, size_t input_len, const char *ctx)
+                       size_t avail, ssize_t rc, size_t input_len, bool defer, const char *ctx)
 {
 	got_frame *f = &r->frames[r->n];
+	static const uint8_t zero[4];
 
 	UNIT_CHECK(rc > 0 && (size_t)rc <= avail, "%s: consumed %zd of %zu", ctx, rc, avail);
 	UNIT_CHECK(c->data >= in && c->len <= (size_t)rc && c->data + c->len <= in + rc,
@@ -135,7 +137,9 @@ static void take_chunk(frame_result *r, bool *open, const ws_frame_chunk *c, con
 	UNIT_CHECK(f->len + c->len <= c->frame_len, "%s: more payload than frame_len", ctx);
 	if (f->len + c->len > c->frame_len || f->len + c->len > input_len)
 		return;
-	memcpy(f->payload + f->len, c->data, c->len);
+	if (!defer || (c->opcode & 0x8))
+		UNIT_CHECK(memcmp(c->mask, zero, 4) == 0, "%s: a mask left on bytes already unmasked", ctx);
+	ws_frame_unmask_copy(f->payload + f->len, c->data, c->len, c->mask, 0);
 	f->len += c->len;
 	UNIT_CHECK(c->last == (f->len == c->frame_len), "%s: last flag at %zu of %llu", ctx, f->len,
 	           (unsigned long long)c->frame_len);
@@ -148,8 +152,8 @@ static void take_chunk(frame_result *r, bool *open, const ws_frame_chunk *c, con
 
 /* Feeds `input` in the pieces of `w`. Like a connection, it keeps unconsumed bytes and hands
  * them back with the next piece; every call sees its input end at the guard page. */
-static void feed(const frame_cfg *cfg, const uint8_t *input, size_t len, const unit_way *w,
-                 unit_guard *g, frame_result *r, const char *ctx)
+static void feed(const frame_cfg *cfg, bool defer, const uint8_t *input, size_t len,
+                 const unit_way *w, unit_guard *g, frame_result *r, const char *ctx)
 {
 	ws_frame_parser p;
 	uint8_t *pending = malloc(len + 1);
@@ -160,6 +164,7 @@ static void feed(const frame_cfg *cfg, const uint8_t *input, size_t len, const u
 	p.max_frame_bytes = cfg->max_frame_bytes;
 	p.require_mask = cfg->require_mask;
 	p.allow_rsv1 = cfg->allow_rsv1;
+	p.defer_unmask = defer;
 	memset(r, 0, sizeof(*r));
 	while (pos < len) {
 		size_t end = unit_way_piece_end(w, pos, len);
@@ -182,7 +187,7 @@ static void feed(const frame_cfg *cfg, const uint8_t *input, size_t len, const u
 				free(pending);
 				return;
 			}
-			take_chunk(r, &open, &c, in, plen, rc, len, ctx);
+			take_chunk(r, &open, &c, in, plen, rc, len, defer, ctx);
 			if (rc <= 0 || (size_t)rc > plen)
 				break;
 			memmove(pending, pending + rc, plen - (size_t)rc);
@@ -193,7 +198,8 @@ static void feed(const frame_cfg *cfg, const uint8_t *input, size_t len, const u
 	free(pending);
 }
 
-/* Runs a case every way and compares the frames and the outcome with the expectation. */
+/* Runs a case every way, with and without defer_unmask, and compares the frames and the
+ * outcome with the expectation. */
 static void expect(const char *name, const frame_cfg *cfg, const uint8_t *input, size_t len,
                    const exp_frame *exp, size_t n_exp, ssize_t want_rc, uint16_t want_close)
 {
@@ -201,26 +207,29 @@ static void expect(const char *name, const frame_cfg *cfg, const uint8_t *input,
 	char ctx[160], way[48];
 
 	unit_guard_init(&g, len);
-	UNIT_FOR_EACH_WAY(w, len)
-	{
-		frame_result r;
-		snprintf(ctx, sizeof(ctx), "%s (%s)", name, unit_way_name(&w, way, sizeof(way)));
-		feed(cfg, input, len, &w, &g, &r, ctx);
-		UNIT_CHECK(r.rc == want_rc, "%s: result %zd, want %zd", ctx, r.rc, want_rc);
-		if (want_rc < 0 && want_rc != WS_EAGAIN)
-			UNIT_CHECK(r.close_code == want_close, "%s: close code %u, want %u", ctx, r.close_code,
-			           want_close);
-		UNIT_CHECK(r.n == n_exp, "%s: %zu frames, want %zu", ctx, r.n, n_exp);
-		for (size_t i = 0; i < n_exp && i < r.n; i++) {
-			const got_frame *f = &r.frames[i];
-			UNIT_CHECK(f->opcode == exp[i].opcode && f->fin == exp[i].fin && f->rsv1 == exp[i].rsv1,
-			           "%s: frame %zu header", ctx, i);
-			UNIT_CHECK(f->frame_len == exp[i].len && f->len == exp[i].len &&
-			               memcmp(f->payload, exp[i].payload, exp[i].len) == 0,
-			           "%s: frame %zu payload", ctx, i);
+	for (int defer = 0; defer < 2; defer++)
+		UNIT_FOR_EACH_WAY(w, len)
+		{
+			frame_result r;
+			snprintf(ctx, sizeof(ctx), "%s (%s%s)", name, unit_way_name(&w, way, sizeof(way)),
+			         defer ? ", unmasked by the caller" : "");
+			feed(cfg, defer, input, len, &w, &g, &r, ctx);
+			UNIT_CHECK(r.rc == want_rc, "%s: result %zd, want %zd", ctx, r.rc, want_rc);
+			if (want_rc < 0 && want_rc != WS_EAGAIN)
+				UNIT_CHECK(r.close_code == want_close, "%s: close code %u, want %u", ctx,
+				           r.close_code, want_close);
+			UNIT_CHECK(r.n == n_exp, "%s: %zu frames, want %zu", ctx, r.n, n_exp);
+			for (size_t i = 0; i < n_exp && i < r.n; i++) {
+				const got_frame *f = &r.frames[i];
+				UNIT_CHECK(f->opcode == exp[i].opcode && f->fin == exp[i].fin &&
+				               f->rsv1 == exp[i].rsv1,
+				           "%s: frame %zu header", ctx, i);
+				UNIT_CHECK(f->frame_len == exp[i].len && f->len == exp[i].len &&
+				               memcmp(f->payload, exp[i].payload, exp[i].len) == 0,
+				           "%s: frame %zu payload", ctx, i);
+			}
+			result_free(&r);
 		}
-		result_free(&r);
-	}
 	unit_guard_release(&g);
 }
 
@@ -535,37 +544,55 @@ static void mask_ref(uint8_t *d, size_t len, const uint8_t m[4], uint64_t off)
 }
 
 /* ws_frame_mask on every split of a buffer into three pieces at every start alignment: the
- * mask phase must carry over from each piece to the next. */
+ * mask phase must carry over from each piece to the next. 41 bytes cover the byte tail
+ * exhaustively; 300 bytes (sampled splits) cross the 64-byte vector blocks. The same splits go
+ * through ws_frame_unmask_copy into a second buffer, whose bytes around the copy must stay. */
 static void test_mask_phase(void)
 {
-	uint8_t orig[64 + 8], a[64 + 8], b[64 + 8];
+	enum { MAX = 300, PAD = 8 };
+	uint8_t orig[MAX + PAD], a[MAX + PAD], b[MAX + PAD], d[MAX + 2 * PAD];
 	const uint8_t m[4] = {0x01, 0x80, 0x7f, 0xfe};
+	static const size_t lens[] = {41, MAX};
 	uint32_t seed = 99;
-	size_t len = 41;
 
 	for (size_t i = 0; i < sizeof(orig); i++)
 		orig[i] = (uint8_t)unit_rand(&seed);
-	for (size_t align = 0; align < 8; align++) {
-		for (size_t x = 0; x <= len; x++) {
-			for (size_t y = x; y <= len; y++) {
-				memcpy(a, orig, sizeof(a));
-				memcpy(b, orig, sizeof(b));
-				mask_ref(b + align, len, m, 5);
-				ws_frame_mask(a + align, x, m, 5);
-				ws_frame_mask(a + align + x, y - x, m, 5 + x);
-				ws_frame_mask(a + align + y, len - y, m, 5 + y);
-				UNIT_CHECK(memcmp(a, b, sizeof(a)) == 0, "align %zu split %zu %zu", align, x, y);
+	for (size_t li = 0; li < N(lens); li++) {
+		size_t len = lens[li], step = len > 64 ? 13 : 1;
+		for (size_t align = 0; align < PAD; align++) {
+			for (size_t x = 0; x <= len; x += step) {
+				for (size_t y = x; y <= len; y += step) {
+					memcpy(a, orig, sizeof(a));
+					memcpy(b, orig, sizeof(b));
+					memset(d, 0xC3, sizeof(d));
+					mask_ref(b + align, len, m, 5);
+					ws_frame_mask(a + align, x, m, 5);
+					ws_frame_mask(a + align + x, y - x, m, 5 + x);
+					ws_frame_mask(a + align + y, len - y, m, 5 + y);
+					UNIT_CHECK(memcmp(a, b, sizeof(a)) == 0,
+					           "mask: len %zu align %zu split %zu %zu", len, align, x, y);
+					uint8_t *dst = d + PAD + (PAD - 1 - align);
+					ws_frame_unmask_copy(dst, orig + align, x, m, 5);
+					ws_frame_unmask_copy(dst + x, orig + align + x, y - x, m, 5 + x);
+					ws_frame_unmask_copy(dst + y, orig + align + y, len - y, m, 5 + y);
+					bool around = true;
+					for (uint8_t *q = d; q < d + sizeof(d); q++)
+						if ((q < dst || q >= dst + len) && *q != 0xC3)
+							around = false;
+					UNIT_CHECK(memcmp(dst, b + align, len) == 0 && around,
+					           "unmask_copy: len %zu align %zu split %zu %zu", len, align, x, y);
+				}
 			}
 		}
 	}
 	/* Masking twice restores the data; a huge offset only matters modulo 4. */
 	memcpy(a, orig, sizeof(a));
-	ws_frame_mask(a, 64, m, (1ull << 62) + 2);
+	ws_frame_mask(a, MAX, m, (1ull << 62) + 2);
 	memcpy(b, orig, sizeof(b));
-	mask_ref(b, 64, m, 2);
-	UNIT_CHECK(memcmp(a, b, 64) == 0, "offset modulo 4");
-	ws_frame_mask(a, 64, m, 2);
-	UNIT_CHECK(memcmp(a, orig, 64) == 0, "involution");
+	mask_ref(b, MAX, m, 2);
+	UNIT_CHECK(memcmp(a, b, MAX) == 0, "offset modulo 4");
+	ws_frame_mask(a, MAX, m, 2);
+	UNIT_CHECK(memcmp(a, orig, MAX) == 0, "involution");
 }
 
 static void test_write_header(void)
