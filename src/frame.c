@@ -107,14 +107,14 @@ static size_t take_payload(ws_frame_parser *p, uint8_t *in, size_t len, ws_frame
 	size_t n = p->remaining < len ? (size_t)p->remaining : len;
 	uint64_t offset = p->frame_len - p->remaining;
 
-	memset(out->mask, 0, sizeof(out->mask));
-	if (p->masked && n) {
-		if (p->defer_unmask && !(p->opcode & OP_CONTROL)) {
-			for (int k = 0; k < 4; k++)
-				out->mask[k] = p->mask[(offset + (uint64_t)k) & 3];
-		} else {
+	if (p->masked && n && p->defer_unmask && !(p->opcode & OP_CONTROL)) {
+		unsigned r = (unsigned)offset & 3;
+		for (unsigned k = 0; k < 4; k++)
+			out->mask[k] = p->mask[(r + k) & 3];
+	} else {
+		memset(out->mask, 0, sizeof(out->mask));
+		if (p->masked && n)
 			ws_frame_mask(in, n, p->mask, offset);
-		}
 	}
 	p->remaining -= n;
 	out->opcode = p->opcode;
@@ -235,25 +235,33 @@ size_t ws_frame_write_header_masked(uint8_t *out, uint8_t opcode, bool fin, bool
 	return (size_t)(end + 4 - out);
 }
 
-/* The mask repeated so that key[0] applies to the first byte at `offset`. */
+/* The mask repeated so that key[0] applies to the first byte at `offset`. A 16-byte key holds
+ * the 4-byte mask four times, so key[j] is the byte for any position j (mod 16) after it. */
 static void mask_key(uint8_t key[16], const uint8_t mask[4], uint64_t offset)
 {
-	for (int k = 0; k < 16; k++)
-		key[k] = mask[(offset + (uint64_t)k) & 3];
+	unsigned r = (unsigned)offset & 3;
+	for (unsigned k = 0; k < 4; k++)
+		key[k] = mask[(r + k) & 3];
+	memcpy(key + 4, key, 4);
+	memcpy(key + 8, key, 8);
 }
 
 #if defined(__GNUC__) || defined(__clang__)
 /* GCC and clang lower these to SSE2 on x86-64 and NEON on arm64, and to pairs of words where
- * there is no vector unit. Loads and stores go through memcpy: no alignment is assumed. */
+ * there is no vector unit. */
 typedef uint8_t ws_v16 __attribute__((vector_size(16)));
-#define MASK_STEP 64
+#define HAVE_V16 1
+#endif
 
-/* dst[0, n) = src[0, n) ^ key for n a multiple of MASK_STEP; dst may equal src. */
-static void mask_blocks(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[16])
+/* dst[0, len) = src[0, len) ^ key; dst may equal src. Loads and stores go through memcpy, so
+ * no alignment is assumed: 64 bytes a step, then 16, then 8, then single bytes. */
+static void mask_run(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[16])
 {
+	size_t i = 0;
+#ifdef HAVE_V16
 	ws_v16 k, a, b, c, d;
 	memcpy(&k, key, 16);
-	for (size_t i = 0; i < n; i += MASK_STEP) {
+	for (; len - i >= 64; i += 64) {
 		memcpy(&a, src + i, 16);
 		memcpy(&b, src + i + 16, 16);
 		memcpy(&c, src + i + 32, 16);
@@ -267,45 +275,36 @@ static void mask_blocks(uint8_t *dst, const uint8_t *src, size_t n, const uint8_
 		memcpy(dst + i + 32, &c, 16);
 		memcpy(dst + i + 48, &d, 16);
 	}
-}
-#else
-#define MASK_STEP 8
-
-static void mask_blocks(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[16])
-{
-	uint64_t k, w;
-	memcpy(&k, key, 8);
-	for (size_t i = 0; i < n; i += MASK_STEP) {
+	for (; len - i >= 16; i += 16) {
+		memcpy(&a, src + i, 16);
+		a ^= k;
+		memcpy(dst + i, &a, 16);
+	}
+#endif
+	uint64_t k8, w;
+	memcpy(&k8, key, 8);
+	for (; len - i >= 8; i += 8) {
 		memcpy(&w, src + i, 8);
-		w ^= k;
+		w ^= k8;
 		memcpy(dst + i, &w, 8);
 	}
+	for (; i < len; i++)
+		dst[i] = src[i] ^ key[i & 15];
 }
-#endif
 
-/* A 16-byte key holds the 4-byte mask four times, so it lines up again at every block, and
- * key[i & 15] is the byte for position i in the tail. */
 void ws_frame_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset)
 {
 	uint8_t key[16];
-	size_t blocks = len - len % MASK_STEP;
-
 	mask_key(key, mask, offset);
-	mask_blocks(data, data, blocks, key);
-	for (size_t i = blocks; i < len; i++)
-		data[i] ^= key[i & 15];
+	mask_run(data, data, len, key);
 }
 
 void ws_frame_unmask_copy(uint8_t *restrict dst, const uint8_t *restrict src, size_t len,
                           const uint8_t mask[4], uint64_t offset)
 {
 	uint8_t key[16];
-	size_t blocks = len - len % MASK_STEP;
-
 	mask_key(key, mask, offset);
-	mask_blocks(dst, src, blocks, key);
-	for (size_t i = blocks; i < len; i++)
-		dst[i] = src[i] ^ key[i & 15];
+	mask_run(dst, src, len, key);
 }
 
 bool ws_frame_close_code_valid(unsigned code)
