@@ -72,13 +72,39 @@ ws_chunk *ws_chunk_new(size_t len)
 	ws_chunk *c = ws_malloc(sizeof(ws_chunk) + len);
 	if (c) {
 		c->refs = 1;
+		c->borrowed = false;
 		c->len = len;
+		c->data = c->own;
+	}
+	return c;
+}
+
+/* Kept where the own bytes would be. */
+typedef struct borrow {
+	ws_chunk_release_fn release;
+	void *arg;
+} borrow;
+
+ws_chunk *ws_chunk_borrow(const uint8_t *data, size_t len, ws_chunk_release_fn release, void *arg)
+{
+	ws_chunk *c = ws_chunk_new(sizeof(borrow));
+	if (c) {
+		memcpy(c->own, &(borrow){release, arg}, sizeof(borrow));
+		c->borrowed = true;
+		c->len = len;
+		c->data = (uint8_t *)data; /* never written through: output only */
 	}
 	return c;
 }
 
 void ws_chunk_unref(ws_chunk *c)
 {
-	if (c && --c->refs == 0)
-		ws_free(c);
+	if (!c || --c->refs)
+		return;
+	if (c->borrowed) {
+		borrow b;
+		memcpy(&b, c->own, sizeof(b));
+		b.release(b.arg);
+	}
+	ws_free(c);
 }

@@ -4,6 +4,7 @@
 #ifndef WS_BUF_H
 #define WS_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,15 +39,26 @@ void ws_buf_release(ws_buf *b);
 
 /* ---- reference-counted output chunks ----
  * One allocation holds the count, the length and the bytes, so a frame that goes to many
- * connections (a broadcast) is encoded once and each queue holds a reference. */
+ * connections (a broadcast) is encoded once and each queue holds a reference. A borrowed chunk
+ * points at bytes that someone else owns (a PHP string being sent) and gives them back through
+ * its release function when the last reference goes. */
+typedef void (*ws_chunk_release_fn)(void *arg);
+
 typedef struct ws_chunk {
 	uint32_t refs;
+	bool borrowed;
 	size_t len;
-	uint8_t data[];
+	uint8_t *data; /* own bytes (right after this header) or borrowed ones */
+	uint8_t own[];
 } ws_chunk;
 
 /* Allocates a chunk of len bytes with one reference. Returns NULL on failure. */
 ws_chunk *ws_chunk_new(size_t len);
+
+/* A chunk with one reference over data[0, len), which must stay unchanged until
+ * release(arg) is called, once, with the last reference. Returns NULL on failure (release is
+ * not called then). */
+ws_chunk *ws_chunk_borrow(const uint8_t *data, size_t len, ws_chunk_release_fn release, void *arg);
 
 static inline ws_chunk *ws_chunk_ref(ws_chunk *c)
 {
@@ -54,6 +66,6 @@ static inline ws_chunk *ws_chunk_ref(ws_chunk *c)
 	return c;
 }
 
-/* Drops a reference; frees the chunk with the last one. */
+/* Drops a reference; frees the chunk (or gives its bytes back) with the last one. */
 void ws_chunk_unref(ws_chunk *c);
 #endif

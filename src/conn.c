@@ -41,20 +41,30 @@ void ws_conn_set_timer(ws_conn *c, uint32_t ms)
 
 /* ---- output ---- */
 
+/* Makes room in the output ring for n more chunks. Returns 0 or WS_ENOMEM. */
+static int reserve_out(ws_conn *c, uint32_t n)
+{
+	if (c->out_cap - c->out_count >= n)
+		return 0;
+	uint32_t cap = c->out_cap ? c->out_cap * 2 : 4;
+	while (cap - c->out_count < n)
+		cap *= 2;
+	ws_chunk **ring = ws_malloc(cap * sizeof(*ring));
+	if (!ring)
+		return WS_ENOMEM;
+	for (uint32_t i = 0; i < c->out_count; i++)
+		ring[i] = c->out[(c->out_head + i) % c->out_cap];
+	ws_free(c->out);
+	c->out = ring;
+	c->out_head = 0;
+	c->out_cap = cap;
+	return 0;
+}
+
 int ws_conn_queue(ws_conn *c, ws_chunk *chunk)
 {
-	if (c->out_count == c->out_cap) {
-		uint32_t cap = c->out_cap ? c->out_cap * 2 : 4;
-		ws_chunk **ring = ws_malloc(cap * sizeof(*ring));
-		if (!ring)
-			return WS_ENOMEM;
-		for (uint32_t i = 0; i < c->out_count; i++)
-			ring[i] = c->out[(c->out_head + i) % c->out_cap];
-		ws_free(c->out);
-		c->out = ring;
-		c->out_head = 0;
-		c->out_cap = cap;
-	}
+	if (reserve_out(c, 1) < 0)
+		return WS_ENOMEM;
 	c->out[(c->out_head + c->out_count) % c->out_cap] = chunk;
 	c->out_count++;
 	c->out_bytes += chunk->len;
@@ -365,6 +375,40 @@ int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary)
 	int rc = ws_conn_send_frames(c, &f);
 	ws_frames_release(&f);
 	return rc;
+}
+
+int ws_conn_send_borrowed(ws_conn *c, const uint8_t *data, size_t len, bool binary,
+                          ws_chunk_release_fn release, void *arg)
+{
+	if (len < WS_SEND_BORROW_MIN || compresses(c, len)) {
+		/* Copying a small payload costs less than a second chunk; deflate reads it once. */
+		int rc = ws_conn_send(c, data, len, binary);
+		release(arg);
+		return rc;
+	}
+	uint8_t opcode = binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT;
+	uint8_t hdr[WS_FRAME_MAX_HEADER];
+	size_t hlen = ws_frame_write_header(hdr, opcode, true, false, len);
+	int rc = admit(c);
+	ws_chunk *head = NULL, *body = NULL;
+	if (rc == 0 &&
+	    ((head = ws_chunk_new(hlen)) == NULL ||
+	     (body = ws_chunk_borrow(data, len, release, arg)) == NULL || reserve_out(c, 2) < 0))
+		rc = WS_ENOMEM;
+	if (rc < 0) {
+		ws_chunk_unref(head);
+		if (body)
+			ws_chunk_unref(body); /* calls release */
+		else
+			release(arg);
+		return rc;
+	}
+	memcpy(head->data, hdr, hlen);
+	/* Room for both was made above, so the frame is never queued in part. */
+	ws_conn_queue(c, head);
+	ws_conn_queue(c, body);
+	ws_stat_add(&c->env->stats->messages_out, 1);
+	return 0;
 }
 
 int ws_conn_send_frames(ws_conn *c, ws_frames *f)

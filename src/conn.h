@@ -209,6 +209,15 @@ void ws_conn_flush(ws_conn *c);
  * copied. */
 int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary);
 
+/* Below this many bytes a borrowed payload is copied: a second chunk would cost more. */
+#define WS_SEND_BORROW_MIN 4096
+
+/* Same as ws_conn_send, but the payload is written from where it lies: data[0, len) must stay
+ * unchanged until release(arg), which is called exactly once, whatever the result (at once
+ * when the payload was copied: shorter than WS_SEND_BORROW_MIN, or compressed). */
+int ws_conn_send_borrowed(ws_conn *c, const uint8_t *data, size_t len, bool binary,
+                          ws_chunk_release_fn release, void *arg);
+
 /* Queues a ping with up to 125 bytes of payload. Same results, or WS_EINVAL. */
 int ws_conn_ping(ws_conn *c, const uint8_t *data, size_t len);
 

@@ -133,6 +133,8 @@ bool php_ws_check_close(zend_long code, zend_string *reason, uint32_t reason_arg
 bool php_ws_check_room(zend_string *room, uint32_t arg_num);
 /* Throws a ValueError for argument arg_num and returns false unless data is valid UTF-8. */
 bool php_ws_check_text(zend_string *data, uint32_t arg_num);
+/* ws_conn_send for a PHP string: one that is long enough is queued by reference, not copied. */
+int php_ws_send(ws_conn *conn, zend_string *data, bool binary);
 
 /* callbacks.c */
 void php_ws_callback_set(php_ws_callback *cb, zval *fn, zend_fcall_info_cache *fcc);
