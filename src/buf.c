@@ -67,11 +67,17 @@ void ws_buf_release(ws_buf *b)
 
 ws_chunk *ws_chunk_new(size_t len)
 {
-	if (len > SIZE_MAX - sizeof(ws_chunk))
+	return ws_chunk_new_spare(len, 0);
+}
+
+ws_chunk *ws_chunk_new_spare(size_t len, uint16_t spare)
+{
+	if (len > SIZE_MAX - sizeof(ws_chunk) - spare)
 		return NULL;
-	ws_chunk *c = ws_malloc(sizeof(ws_chunk) + len);
+	ws_chunk *c = ws_malloc(sizeof(ws_chunk) + len + spare);
 	if (c) {
 		c->refs = 1;
+		c->spare = spare;
 		c->borrowed = false;
 		c->len = len;
 		c->data = c->own;

@@ -46,6 +46,7 @@ typedef void (*ws_chunk_release_fn)(void *arg);
 
 typedef struct ws_chunk {
 	uint32_t refs;
+	uint16_t spare; /* own bytes allocated after len, free for appending while unshared */
 	bool borrowed;
 	size_t len;
 	uint8_t *data; /* own bytes (right after this header) or borrowed ones */
@@ -54,6 +55,9 @@ typedef struct ws_chunk {
 
 /* Allocates a chunk of len bytes with one reference. Returns NULL on failure. */
 ws_chunk *ws_chunk_new(size_t len);
+
+/* Same, with room for `spare` more bytes after them. */
+ws_chunk *ws_chunk_new_spare(size_t len, uint16_t spare);
 
 /* A chunk with one reference over data[0, len), which must stay unchanged until
  * release(arg) is called, once, with the last reference. Returns NULL on failure (release is
