@@ -21,9 +21,10 @@ static ws_server *server;
 static void echo_message(void *owner, ws_conn *c, void *msg, size_t len, bool binary)
 {
 	(void)owner;
-	/* Without msg_alloc hooks the message is a ws_malloc'ed buffer that is now ours. */
-	ws_conn_send(c, msg, len, binary);
-	ws_free(msg);
+	/* Without msg_alloc hooks the message is a ws_malloc'ed buffer that is now ours: it is
+	 * sent from where it lies (copied when short) and freed once written, as the extension
+	 * does with a PHP string. */
+	ws_conn_send_borrowed(c, msg, len, binary, ws_free, msg);
 }
 
 static void chat_message(void *owner, ws_conn *c, void *msg, size_t len, bool binary)
