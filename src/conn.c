@@ -20,23 +20,80 @@
 
 static void fail(ws_conn *c, uint16_t code);
 
-/* ---- timers ---- */
+static int queue_frame(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t len);
 
-static void on_timer(ws_loop *loop, ws_timer *t, void *arg)
-{
-	(void)loop;
-	(void)t;
-	ws_conn *c = arg;
-	c->timer = NULL; /* one-shot: the loop frees it after this returns */
-	/* Handshake too slow (slowloris), Close not answered, or EOF not sent after our FIN. */
-	ws_conn_finish(c);
-}
+/* ---- the deadline ---- */
 
 void ws_conn_set_timer(ws_conn *c, uint32_t ms)
 {
-	if (c->timer)
-		ws_loop_timer_stop(c->env->loop, c->timer);
-	c->timer = ms ? ws_loop_timer_start(c->env->loop, ms, 0, on_timer, c) : NULL;
+	if (ms)
+		ws_wheel_arm(c->env->wheel, &c->timer, ws_loop_now_ms(c->env->loop) + ms);
+	else
+		ws_wheel_disarm(c->env->wheel, &c->timer);
+}
+
+/* A loop time from its lower 32 bits, which lie within 24 days of now (either side: times
+ * handed over by another process may be ahead of a clock that was read a little earlier). */
+static uint64_t widen_ms(uint64_t now, uint32_t low)
+{
+	int64_t ahead = (int32_t)(low - (uint32_t)now);
+	return (uint64_t)((int64_t)now + ahead);
+}
+
+void ws_conn_keepalive(ws_conn *c)
+{
+	const ws_conn_limits *lim = c->env->limits;
+	uint64_t now = ws_loop_now_ms(c->env->loop), due = UINT64_MAX;
+	if (lim->idle_timeout_ms)
+		due = widen_ms(now, c->last_read_ms) + lim->idle_timeout_ms;
+	if (lim->ping_interval_ms) {
+		uint32_t since = c->ping_sent ? c->ping_sent_ms : c->last_read_ms;
+		uint64_t ping_due = widen_ms(now, since) + lim->ping_interval_ms;
+		if (ping_due < due)
+			due = ping_due;
+	}
+	if (due == UINT64_MAX)
+		ws_wheel_disarm(c->env->wheel, &c->timer);
+	else
+		ws_wheel_arm(c->env->wheel, &c->timer, due);
+}
+
+/* The keep-alive deadline of an open connection came; bytes may have arrived since it was set
+ * (reading only notes their time), so it decides from the times, not from the deadline. */
+static void check_alive(ws_conn *c)
+{
+	const ws_conn_limits *lim = c->env->limits;
+	uint32_t now = (uint32_t)ws_loop_now_ms(c->env->loop);
+	uint32_t quiet = now - c->last_read_ms;
+	if (lim->idle_timeout_ms && quiet >= lim->idle_timeout_ms) {
+		ws_conn_close(c, WS_CLOSE_GOING_AWAY, "idle timeout", 12);
+		return;
+	}
+	if (lim->ping_interval_ms && c->ping_sent) {
+		/* No byte since our ping: the peer vanished without a FIN (half-open TCP), or
+		 * cannot answer; either way its socket is only costing us. */
+		if (now - c->ping_sent_ms >= lim->ping_interval_ms) {
+			ws_conn_abort(c);
+			return;
+		}
+	} else if (lim->ping_interval_ms && quiet >= lim->ping_interval_ms &&
+	           queue_frame(c, WS_FRAME_OP_PING, NULL, 0) == 0) {
+		c->ping_sent = true;
+		c->ping_sent_ms = now;
+	}
+	ws_conn_keepalive(c);
+}
+
+void ws_conn_expire(ws_wheel *w, ws_wheel_node *n, void *arg)
+{
+	(void)w;
+	(void)arg;
+	ws_conn *c = (ws_conn *)(void *)((char *)n - offsetof(ws_conn, timer));
+	if (c->state == WS_CONN_OPEN)
+		check_alive(c);
+	else
+		ws_conn_finish(c); /* handshake too slow (slowloris), Close not answered, or EOF not
+		                      sent after our FIN */
 }
 
 /* ---- output ---- */
@@ -830,8 +887,10 @@ static size_t read_input(ws_conn *c)
 		return 0;
 	}
 	ws_stat_add(&env->stats->bytes_in, (uint64_t)n);
-	c->last_read_ms = ws_loop_now_ms(env->loop);
-	c->ping_sent = false; /* any bytes prove the peer alive */
+	/* Any bytes prove the peer alive. The keep-alive deadline stays where it is: when it comes
+	 * it finds this time and waits on. */
+	c->last_read_ms = (uint32_t)ws_loop_now_ms(env->loop);
+	c->ping_sent = false;
 	size_t total = carried + (size_t)n;
 	size_t used = process(c, env->rbuf, total);
 	if (c->state == WS_CONN_DONE)
@@ -915,9 +974,11 @@ ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state stat
 		ws_free(c);
 		return NULL;
 	}
+	c->last_read_ms = (uint32_t)ws_loop_now_ms(env->loop);
 	if (state == WS_CONN_HANDSHAKE)
 		ws_conn_set_timer(c, env->limits->handshake_timeout_ms);
-	c->last_read_ms = ws_loop_now_ms(env->loop);
+	else
+		ws_conn_keepalive(c);
 	return c;
 }
 
@@ -945,30 +1006,6 @@ int ws_conn_queue_raw(ws_conn *c, ws_chunk *chunk)
 		return WS_ENOMEM;
 	}
 	return 0;
-}
-
-void ws_conn_keepalive(ws_conn *c, uint64_t now_ms, uint32_t idle_ms, uint32_t ping_ms)
-{
-	if (c->state != WS_CONN_OPEN)
-		return;
-	uint64_t quiet = now_ms - c->last_read_ms;
-	if (idle_ms && quiet >= idle_ms) {
-		ws_conn_close(c, WS_CLOSE_GOING_AWAY, "idle timeout", 12);
-		return;
-	}
-	if (!ping_ms)
-		return;
-	if (c->ping_sent) {
-		/* No byte since our ping: the peer vanished without a FIN (half-open TCP), or
-		 * cannot answer; either way its socket is only costing us. */
-		if (now_ms - c->ping_sent_ms >= ping_ms)
-			ws_conn_abort(c);
-		return;
-	}
-	if (quiet >= ping_ms && queue_frame(c, WS_FRAME_OP_PING, NULL, 0) == 0) {
-		c->ping_sent = true;
-		c->ping_sent_ms = now_ms;
-	}
 }
 
 void ws_conn_free(ws_conn *c)

@@ -21,6 +21,7 @@
 #include "stats.h"
 #include "tls.h"
 #include "utf8.h"
+#include "wheel.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,8 +90,11 @@ typedef struct ws_conn_limits {
 	uint64_t max_message_bytes;
 	uint32_t handshake_timeout_ms;
 	uint32_t close_timeout_ms;
-	size_t max_output_bytes; /* queued bytes at which a send overflows; 0: no limit */
-	bool overflow_rejects;   /* overflow refuses the send instead of closing with 1008 */
+	uint32_t idle_timeout_ms;  /* an open connection silent this long gets Close 1001; 0: off */
+	uint32_t ping_interval_ms; /* ... this long gets a Ping, and is dropped if silent as long
+	                              again; 0: off */
+	size_t max_output_bytes;   /* queued bytes at which a send overflows; 0: no limit */
+	bool overflow_rejects;     /* overflow refuses the send instead of closing with 1008 */
 	const char *const *subprotocols;
 	size_t num_subprotocols;
 	const char *const *allowed_origins; /* none: any Origin */
@@ -102,6 +106,7 @@ typedef struct ws_conn_limits {
 /* What a connection shares with its server (owned by the server, borrowed by conns). */
 typedef struct ws_conn_env {
 	ws_loop *loop;
+	ws_wheel *wheel; /* every connection's deadline; its callback is ws_conn_expire */
 	const ws_conn_limits *limits;
 	const ws_server_hooks *hooks;
 	void *owner;
@@ -136,21 +141,27 @@ struct ws_conn {
 	bool shutdown_after_flush; /* shut down writing once the queue is empty */
 	bool pending;              /* on the server's flush list */
 	bool read_paused;          /* input ignored (after failing the connection) */
-	bool needs_drain;      /* the kernel refused output: report on_drain when the queue empties */
-	bool overflowed;       /* on_overflow is due */
-	bool ping_sent;        /* a keep-alive ping is unanswered */
-	bool ip_counted;       /* counted in the server's per-address table */
-	bool input_held;       /* not reading the socket (a stop or a handoff is under way) */
-	bool handed_over;      /* another process serves it now: finish without on_close */
-	uint64_t last_read_ms; /* loop time of the last bytes received */
-	uint64_t ping_sent_ms;
+	bool needs_drain; /* the kernel refused output: report on_drain when the queue empties */
+	bool overflowed;  /* on_overflow is due */
+	bool ping_sent;   /* a keep-alive ping is unanswered */
+	bool ip_counted;  /* counted in the server's per-address table */
+	bool input_held;  /* not reading the socket (a stop or a handoff is under way) */
+	bool handed_over; /* another process serves it now: finish without on_close */
+	/* Loop times in 32 bits (they wrap after 49 days; only differences of at most twice the
+	 * keep-alive settings are taken): the last bytes received, and the unanswered ping. */
+	uint32_t last_read_ms;
+	uint32_t ping_sent_ms;
 	uint16_t close_code; /* reported to on_close (see there); 0 means 1006 */
 	uint8_t reason_len;
 	uint8_t ctrl_len;
+	ws_utf8 utf8;       /* of the text message being received */
 	char *close_reason; /* the peer's Close reason, when it gave one */
-	ws_timer *timer;    /* handshake, close or linger deadline */
-	ws_tls *tls;        /* wss://: the session, or NULL for plain TCP */
-	ws_buf in;          /* unparsed input carried between reads (partial heads/headers) */
+	/* The one deadline, by state: HANDSHAKE its timeout, OPEN the next keep-alive check (only
+	 * with idle_timeout_ms or ping_interval_ms), CLOSING the close timeout, LINGER the wait
+	 * for the peer's EOF. */
+	ws_wheel_node timer;
+	ws_tls *tls; /* wss://: the session, or NULL for plain TCP */
+	ws_buf in;   /* unparsed input carried between reads (partial heads/headers) */
 	ws_http_parser http;
 	ws_frame_parser frames;
 	/* message being assembled (while compressed: its compressed bytes, inflated at the end) */
@@ -164,7 +175,6 @@ struct ws_conn {
 	ws_deflate_params deflate;
 	ws_deflater *deflater; /* own compressor (server context takeover), else the env's */
 	ws_inflater *inflater; /* created with the first compressed message */
-	ws_utf8 utf8;
 	/* a control frame whose payload arrives in pieces (WS_FRAME_MAX_CONTROL bytes, allocated
 	 * for it); one that arrives whole is handled where it lies */
 	uint8_t *ctrl;
@@ -232,10 +242,16 @@ void ws_conn_hold_input(ws_conn *c, bool hold);
  * held; calls the hooks as usual. For a stop that must not leave received messages behind. */
 void ws_conn_read_pending(ws_conn *c, size_t max_bytes);
 
-/* Keep-alive check, called periodically with the loop time: an open connection silent for
- * idle_ms gets Close 1001 "idle timeout"; one silent for ping_ms gets a Ping, and is dropped
- * if still silent ping_ms after it. 0 disables either. */
-void ws_conn_keepalive(ws_conn *c, uint64_t now_ms, uint32_t idle_ms, uint32_t ping_ms);
+/* Arms the keep-alive deadline of an open connection from last_read_ms and its ping state
+ * (after a handoff restored them; opening the connection does it by itself): silent for
+ * idle_timeout_ms, it gets Close 1001 "idle timeout"; silent for ping_interval_ms, it gets a
+ * Ping, and is dropped if still silent ping_interval_ms after it. Receiving bytes only notes
+ * the time; the deadline, when it comes, looks at that time and waits on if it moved. */
+void ws_conn_keepalive(ws_conn *c);
+
+/* The wheel's callback (env->wheel): the deadline of the connection that embeds n came. May
+ * finish or close the connection; calls the hooks. */
+void ws_conn_expire(ws_wheel *w, ws_wheel_node *n, void *arg);
 
 /* Starts the closing handshake with a code (a valid close code) and a reason of at most 123
  * bytes. Data queued before stays ahead of the Close frame. Before the handshake completed,

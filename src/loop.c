@@ -3,7 +3,8 @@
  * -DWS_LOOP_FORCE_POLL so the fallback is tested on Linux too. Both are level-triggered: a
  * callback that leaves bytes unread is called again next turn, so no event is ever lost.
  * Timers live in a binary min-heap keyed by deadline; each timer knows its heap index, so
- * stopping one is O(log n). */
+ * stopping one is O(log n). A kept timer (ws_loop_timer_new) leaves the heap when it fires or
+ * is unset and is pushed back by ws_loop_timer_at; only ws_loop_timer_stop frees it. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -34,6 +35,8 @@ struct ws_timer {
 	ws_timer_cb cb;
 	void *arg;
 	size_t heap_index;
+	bool pending; /* in the heap */
+	bool kept;    /* made by ws_loop_timer_new: never freed by the loop */
 	bool firing;
 	bool stopped;
 };
@@ -124,6 +127,9 @@ static int backend_wait(ws_loop *loop, int timeout_ms)
 	int n = epoll_wait(loop->epfd, loop->events, MAX_EVENTS, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : WS_ESYS;
+	/* The callbacks stamp times (a connection's last read, its deadlines) with the loop's
+	 * clock: it must not still say when the wait began, which may be seconds ago. */
+	loop->now_ms = monotonic_ms();
 	/* Callbacks may stop ios later in this batch; ws_loop_io_stop clears `active`, and the
 	 * owners free ios only in the check hook, after this loop, so the pointers stay valid. */
 	for (int i = 0; i < n; i++) {
@@ -198,6 +204,7 @@ static int backend_wait(ws_loop *loop, int timeout_ms)
 	int n = poll(loop->pfds, (nfds_t)loop->nfds, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : WS_ESYS;
+	loop->now_ms = monotonic_ms(); /* see the epoll backend */
 	/* Walk a snapshot of the ready ios: callbacks reorder the arrays when they stop ios. */
 	size_t count = loop->nfds, ready = 0;
 	ws_io **batch = ws_malloc(count * sizeof(*batch));
@@ -324,6 +331,7 @@ static int heap_push(ws_loop *loop, ws_timer *t)
 		loop->heap_cap = cap;
 	}
 	t->seq = loop->timer_seq++;
+	t->pending = true;
 	heap_set(loop, loop->heap_len++, t);
 	heap_up(loop, t->heap_index);
 	return 0;
@@ -332,6 +340,7 @@ static int heap_push(ws_loop *loop, ws_timer *t)
 static void heap_remove(ws_loop *loop, ws_timer *t)
 {
 	size_t i = t->heap_index;
+	t->pending = false;
 	ws_timer *last = loop->heap[--loop->heap_len];
 	if (i == loop->heap_len)
 		return;
@@ -363,8 +372,39 @@ void ws_loop_timer_stop(ws_loop *loop, ws_timer *t)
 		t->stopped = true; /* run_timers frees it when the callback returns */
 		return;
 	}
-	heap_remove(loop, t);
+	if (t->pending)
+		heap_remove(loop, t);
 	ws_free(t);
+}
+
+ws_timer *ws_loop_timer_new(ws_loop *loop, ws_timer_cb cb, void *arg)
+{
+	(void)loop;
+	ws_timer *t = ws_calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->cb = cb;
+	t->arg = arg;
+	t->kept = true;
+	return t;
+}
+
+int ws_loop_timer_at(ws_loop *loop, ws_timer *t, uint64_t at_ms)
+{
+	/* Out and back in: the heap keeps its length, so only an idle timer can need room. */
+	if (t->pending)
+		heap_remove(loop, t);
+	/* From its own callback, a time already reached would fire again in the same round. */
+	if (t->firing && at_ms <= loop->now_ms)
+		at_ms = loop->now_ms + 1;
+	t->deadline_ms = at_ms;
+	return heap_push(loop, t);
+}
+
+void ws_loop_timer_unset(ws_loop *loop, ws_timer *t)
+{
+	if (t->pending)
+		heap_remove(loop, t);
 }
 
 static void run_timers(ws_loop *loop)
@@ -376,10 +416,12 @@ static void run_timers(ws_loop *loop)
 		t->firing = true;
 		t->cb(loop, t, t->arg);
 		t->firing = false;
-		if (t->stopped || !t->repeat_ms) {
+		if (t->stopped || (!t->repeat_ms && !t->kept)) {
 			ws_free(t);
 			continue;
 		}
+		if (t->kept)
+			continue; /* idle, or scheduled again by its callback */
 		/* Keep the period without drifting, but never schedule into the past: a timer that
 		 * fell behind fires once now rather than once per missed period. */
 		t->deadline_ms += t->repeat_ms;
@@ -393,6 +435,11 @@ static void run_timers(ws_loop *loop)
 uint64_t ws_loop_now_ms(const ws_loop *loop)
 {
 	return loop->now_ms;
+}
+
+void ws_loop_update_now(ws_loop *loop)
+{
+	loop->now_ms = monotonic_ms();
 }
 
 /* ---- signals ---- */
@@ -503,7 +550,8 @@ void ws_loop_free(ws_loop *loop)
 		close(loop->signal_pipe[1]);
 	}
 	for (size_t i = 0; i < loop->heap_len; i++)
-		ws_free(loop->heap[i]);
+		if (!loop->heap[i]->kept)
+			ws_free(loop->heap[i]);
 	ws_free(loop->heap);
 	backend_free(loop);
 	ws_free(loop);
@@ -526,7 +574,8 @@ void ws_loop_free_forked(ws_loop *loop)
 		close(loop->signal_pipe[1]);
 	}
 	for (size_t i = 0; i < loop->heap_len; i++)
-		ws_free(loop->heap[i]);
+		if (!loop->heap[i]->kept)
+			ws_free(loop->heap[i]);
 	ws_free(loop->heap);
 	backend_free(loop);
 	ws_free(loop);
@@ -558,6 +607,7 @@ static int next_timeout_ms(ws_loop *loop)
 int ws_loop_run(ws_loop *loop)
 {
 	loop->stopping = false;
+	loop->now_ms = monotonic_ms(); /* the loop may have been made long before it runs */
 	while (!loop->stopping) {
 		if (loop->prepare)
 			loop->prepare(loop, loop->hook_arg);

@@ -1,5 +1,5 @@
 /* loop.h - the event loop: readiness of file descriptors (epoll on Linux, poll() elsewhere),
- * one-shot and repeating timers on a monotonic clock, signals turned into ordinary events
+ * one-shot, repeating and kept timers on a monotonic clock, signals turned into ordinary events
  * through a self-pipe, and two hooks per turn: `prepare` runs just before the loop waits (the
  * server flushes queued writes there) and `check` runs after every callback of the turn has
  * returned (the server frees closed connections there).
@@ -37,8 +37,8 @@ struct ws_io {
 /* Creates a loop. Returns NULL and fills err on failure. */
 ws_loop *ws_loop_new(ws_err *err);
 
-/* Frees the loop and every timer still pending; restores signal dispositions. Ios are
- * owned by their embedders and must have been stopped. */
+/* Frees the loop and every timer of ws_loop_timer_start still pending; restores signal
+ * dispositions. Ios (and kept timers) are owned by their embedders: stopped before this. */
 void ws_loop_free(ws_loop *loop);
 
 /* In a child process after fork(), for a loop that watches nothing yet (timers are kept):
@@ -66,12 +66,31 @@ void ws_loop_io_stop(ws_loop *loop, ws_io *io);
 ws_timer *ws_loop_timer_start(ws_loop *loop, uint64_t delay_ms, uint64_t repeat_ms, ws_timer_cb cb,
                               void *arg);
 
-/* Stops and frees a pending timer. Must not be called for a one-shot timer that has already
- * fired (the loop freed it then), except from inside its own callback. */
+/* Stops and frees a timer. Must not be called for a one-shot timer of ws_loop_timer_start that
+ * has already fired (the loop freed it then), except from inside its own callback. */
 void ws_loop_timer_stop(ws_loop *loop, ws_timer *t);
 
-/* Milliseconds on the monotonic clock, as of the start of the current turn. */
+/* A kept timer: made idle, scheduled and unscheduled any number of times without an
+ * allocation, and freed only by ws_loop_timer_stop (also before ws_loop_free: the loop never
+ * frees it). Firing makes it idle before its callback runs. Returns NULL when out of memory. */
+ws_timer *ws_loop_timer_new(ws_loop *loop, ws_timer_cb cb, void *arg);
+
+/* Schedules kept timer t to fire once, in the first turn whose time (ws_loop_now_ms) is at or
+ * past at_ms; replaces an earlier schedule. Allowed from t's own callback (then at
+ * least 1 ms after the current time). Returns 0, or WS_ENOMEM when t was idle and the loop
+ * could not make room for it (t stays idle). */
+int ws_loop_timer_at(ws_loop *loop, ws_timer *t, uint64_t at_ms);
+
+/* Makes kept timer t idle; nothing when it is. */
+void ws_loop_timer_unset(ws_loop *loop, ws_timer *t);
+
+/* Milliseconds on the monotonic clock, as of the end of the current turn's wait: read again
+ * before the turn's timers run. */
 uint64_t ws_loop_now_ms(const ws_loop *loop);
+
+/* Reads the clock into ws_loop_now_ms, for work done outside the loop's turns (before it
+ * runs); ws_loop_run does it as it starts and after each wait. */
+void ws_loop_update_now(ws_loop *loop);
 
 /* Sets the hooks run before each wait and after each turn's callbacks. */
 void ws_loop_set_hooks(ws_loop *loop, ws_loop_hook prepare, ws_loop_hook check, void *arg);

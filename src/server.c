@@ -393,11 +393,13 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	s->own_stats = ok ? ws_stats_new(1, cfg->max_connections, false) : NULL;
 	ok = ok && s->own_stats;
 	s->loop = ok ? ws_loop_new(err) : NULL;
+	/* Every connection's deadline (handshake, keep-alive, close, linger) is on this wheel. */
+	s->env.wheel = s->loop ? ws_wheel_new(s->loop, ws_conn_expire, NULL) : NULL;
 	size_t rbuf_cap = cfg->max_header_bytes + 16 * 1024;
 	if (rbuf_cap < RBUF_MIN)
 		rbuf_cap = RBUF_MIN;
 	s->env.rbuf = ok ? ws_malloc(rbuf_cap) : NULL;
-	if (!s->loop || !s->env.rbuf) {
+	if (!s->loop || !s->env.wheel || !s->env.rbuf) {
 		if (!ok || s->loop)
 			ws_err_set(err, WS_ENOMEM, 0, "out of memory");
 		ws_server_free(s);
@@ -417,6 +419,8 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	    .max_message_bytes = cfg->max_message_bytes,
 	    .handshake_timeout_ms = cfg->handshake_timeout_ms,
 	    .close_timeout_ms = cfg->close_timeout_ms,
+	    .idle_timeout_ms = cfg->idle_timeout_ms,
+	    .ping_interval_ms = cfg->ping_interval_ms,
 	    .max_output_bytes = cfg->max_output_bytes,
 	    .overflow_rejects = cfg->overflow_rejects,
 	    .subprotocols = s->cfg.subprotocols,
@@ -441,6 +445,7 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	}
 	s->env = (ws_conn_env){
 	    .loop = s->loop,
+	    .wheel = s->env.wheel,
 	    .limits = &s->limits,
 	    .hooks = &s->hooks,
 	    .owner = owner,
@@ -462,6 +467,7 @@ void ws_server_free(ws_server *s)
 		return;
 	ws_server_close_listener(s);
 	ws_worker_free(s);
+	ws_wheel_free(s->env.wheel); /* its loop timer is its own to free */
 	if (s->loop)
 		ws_loop_free(s->loop); /* frees pending timers, including accept/stop timers */
 	ws_rooms_free(s->rooms);
@@ -590,29 +596,6 @@ static void on_stop_timeout(ws_loop *loop, ws_timer *t, void *arg)
 		ws_conn_abort(s->head);
 }
 
-static void on_keepalive(ws_loop *loop, ws_timer *t, void *arg)
-{
-	(void)t;
-	ws_server *s = arg;
-	uint64_t now = ws_loop_now_ms(loop);
-	/* A hook run by one connection may finish the next one; a finished connection is
-	 * unlinked and ends this pass early, and the next pass picks up the rest. */
-	for (ws_conn *c = s->head, *next; c; c = next) {
-		next = c->next;
-		ws_conn_keepalive(c, now, s->cfg.idle_timeout_ms, s->cfg.ping_interval_ms);
-	}
-}
-
-/* Checks often enough that a deadline is missed by at most a quarter of the shorter one. */
-static uint64_t keepalive_period_ms(const ws_server_config *cfg)
-{
-	uint64_t p = cfg->idle_timeout_ms;
-	if (cfg->ping_interval_ms && (!p || cfg->ping_interval_ms < p))
-		p = cfg->ping_interval_ms;
-	p /= 4;
-	return p < 10 ? 10 : p > 1000 ? 1000 : p;
-}
-
 int ws_server_run(ws_server *s, ws_err *err)
 {
 	if (s->stopping)
@@ -643,16 +626,8 @@ int ws_server_run(ws_server *s, ws_err *err)
 		ws_loop_signal(s->loop, SIGUSR1, on_reload_signal, s);
 	}
 	s->running = true;
-	if (s->cfg.idle_timeout_ms || s->cfg.ping_interval_ms) {
-		uint64_t period = keepalive_period_ms(&s->cfg);
-		s->keepalive_timer = ws_loop_timer_start(s->loop, period, period, on_keepalive, s);
-	}
 	rc = ws_loop_run(s->loop);
 	s->running = false;
-	if (s->keepalive_timer) {
-		ws_loop_timer_stop(s->loop, s->keepalive_timer);
-		s->keepalive_timer = NULL;
-	}
 	if (s->stop_timer) {
 		ws_loop_timer_stop(s->loop, s->stop_timer);
 		s->stop_timer = NULL;

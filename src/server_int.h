@@ -44,7 +44,6 @@ struct ws_server {
 	ws_tls_config tls_cfg;    /* its settings, copied (a reload loads the files again) */
 	ws_timer *accept_timer;
 	ws_timer *stop_timer;
-	ws_timer *keepalive_timer;
 	int reserve_fd; /* spent to accept and refuse a connection when descriptors run out */
 	ip_count **ips; /* connections per remote address, when max_connections_per_ip is set */
 	size_t ip_buckets;

@@ -191,9 +191,9 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 		ws_conn_finish(c);
 		return;
 	}
-	ws_conn_set_timer(c, 0);
 	c->state = WS_CONN_OPEN;
 	c->opened = true;
+	ws_conn_keepalive(c); /* replaces the handshake timeout */
 	c->env->opened(c->env->server, c);
 	/* Send the 101 now, so that bufferedAmount() in onOpen counts only what the application
 	 * queued; this is one write per connection, not per message. */

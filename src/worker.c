@@ -40,7 +40,7 @@ typedef struct handoff_rec {
 	uint32_t magic;
 	uint32_t state; /* WS_CONN_HANDSHAKE or WS_CONN_OPEN; 0 with id 0 ends the stream */
 	uint64_t id;
-	uint64_t last_read_ms, ping_sent_ms;
+	uint32_t last_read_ms, ping_sent_ms; /* lower 32 bits of the shared monotonic clock */
 	uint64_t msg_len, in_len, out_len;
 	uint32_t proto_len, rooms_len, user_len;
 	uint32_t tx_window_len, rx_window_len; /* compression history (context takeover) */
@@ -314,6 +314,9 @@ static bool restore_compression(ws_server *s, ws_conn *c, const handoff_rec *r, 
 static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *body)
 {
 	ws_conn_state state = r->state == WS_CONN_OPEN ? WS_CONN_OPEN : WS_CONN_HANDSHAKE;
+	/* The loop has not run yet: its clock still says when it was made (in the master, maybe
+	 * days ago), and the deadlines set from here on count from it. */
+	ws_loop_update_now(s->loop);
 	ws_conn *c = ws_conn_adopt(&s->env, fd, r->id, state);
 	if (!c) {
 		close(fd);
@@ -325,6 +328,8 @@ static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *bod
 	c->last_read_ms = r->last_read_ms;
 	c->ping_sent_ms = r->ping_sent_ms;
 	c->ping_sent = r->ping_sent;
+	if (state == WS_CONN_OPEN)
+		ws_conn_keepalive(c); /* from the predecessor's times */
 	c->msg_binary = r->msg_binary;
 	c->msg_compressed = r->msg_compressed;
 	c->deflate_on = r->deflate_on && s->limits.deflate;

@@ -2,11 +2,12 @@
  * chat of peers/ext.php with the PHP binding taken away, so the difference between the two is
  * what the binding costs (a zend_string per message, a method call per event).
  *
- *   c_server echo|chat PORT
+ *   c_server echo|chat PORT [--idle-timeout=S] [--ping-interval=S]
  *
  * Listens on 127.0.0.1, prints one "listening on ws://127.0.0.1:PORT/" line when ready, and
  * stops gracefully on SIGINT or SIGTERM. Limits are the extension's defaults except
- * max_connections, raised as in ext.php. */
+ * max_connections, raised as in ext.php; --idle-timeout and --ping-interval (seconds, 0 is off)
+ * set the keep-alive as the 'idle_timeout' and 'ping_interval' keys do. */
 #include "server.h"
 #include "alloc.h"
 
@@ -37,9 +38,21 @@ static void chat_message(void *owner, ws_conn *c, void *msg, size_t len, bool bi
 
 int main(int argc, char **argv)
 {
+	const char *usage = "usage: c_server echo|chat PORT [--idle-timeout=S] [--ping-interval=S]\n";
 	if (argc < 3 || (strcmp(argv[1], "echo") != 0 && strcmp(argv[1], "chat") != 0)) {
-		fprintf(stderr, "usage: c_server echo|chat PORT\n");
+		fputs(usage, stderr);
 		return 2;
+	}
+	double idle_s = 0, ping_s = 30;
+	for (int i = 3; i < argc; i++) {
+		if (strncmp(argv[i], "--idle-timeout=", 15) == 0) {
+			idle_s = atof(argv[i] + 15);
+		} else if (strncmp(argv[i], "--ping-interval=", 16) == 0) {
+			ping_s = atof(argv[i] + 16);
+		} else {
+			fputs(usage, stderr);
+			return 2;
+		}
 	}
 	/* The extension takes message buffers from Zend's allocator, which keeps its pages. Here
 	 * they come from glibc, which trims and unmaps freed 64 KiB+ buffers and faults them in
@@ -59,7 +72,8 @@ int main(int argc, char **argv)
 	cfg.handshake_timeout_ms = 10000;
 	cfg.close_timeout_ms = 5000;
 	cfg.shutdown_timeout_ms = 5000;
-	cfg.ping_interval_ms = 30000;
+	cfg.idle_timeout_ms = (uint32_t)(idle_s * 1000 + 0.5);
+	cfg.ping_interval_ms = (uint32_t)(ping_s * 1000 + 0.5);
 	cfg.max_connections = 100000;
 	cfg.max_output_bytes = 8u * 1024 * 1024;
 

@@ -4,17 +4,21 @@
 // their command line.
 //
 //   php -d extension=modules/websocket.so bench/peers/ext.php echo|chat PORT [WORKERS]
-//       [--tls-cert=FILE --tls-key=FILE] [--compression]
+//       [--tls-cert=FILE --tls-key=FILE] [--compression] [--idle-timeout=S] [--ping-interval=S]
 //
 // --tls-cert (and --tls-key) make PORT speak wss:// with that certificate; --compression turns
-// permessage-deflate on with its defaults ('compression' => true).
+// permessage-deflate on with its defaults ('compression' => true); --idle-timeout and
+// --ping-interval set 'idle_timeout' and 'ping_interval' (seconds, 0 is off).
 
 $tls = null;
 $compression = false;
+$keepalive = [];
 $positional = [];
 foreach (array_slice($argv, 1) as $arg) {
     if ($arg === '--compression') {
         $compression = true;
+    } elseif (preg_match('/^--(idle-timeout|ping-interval)=([0-9.]+)$/', $arg, $m)) {
+        $keepalive[str_replace('-', '_', $m[1])] = (float) $m[2];
     } elseif (preg_match('/^--tls-(cert|key)=(.+)$/s', $arg, $m)) {
         $tls[$m[1]] = $m[2];
     } elseif (str_starts_with($arg, '--')) {
@@ -55,6 +59,6 @@ $server = new $class([
     'max_connections' => 100000,
     'compression' => $compression,
     'tls' => $tls,
-]);
+] + $keepalive);
 echo 'listening on ' . ($tls ? 'wss' : 'ws') . "://127.0.0.1:$port/" . ($compression ? ' (permessage-deflate)' : '') . "\n";
 $server->start();

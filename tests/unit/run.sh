@@ -21,6 +21,7 @@ test_http src/http.c
 test_handshake src/handshake.c src/http.c -lcrypto
 test_loop src/loop.c src/alloc.c
 test_loop_poll src/alloc.c
+test_wheel src/wheel.c src/loop.c src/alloc.c
 test_rooms src/rooms.c src/alloc.c
 test_stats src/stats.c src/alloc.c
 test_bus src/bus.c src/buf.c src/loop.c src/alloc.c

@@ -1248,6 +1248,48 @@ def _():
             check(ask(x, "version", "version ") == "version v1", "the connection still works")
 
 
+@test("reload_keeps_ping_deadline", 40)
+def _():
+    """ping_interval=3: a reload hands over the keep-alive state: a client that left the old
+    worker's Ping unanswered is dropped (1006) by the new worker one interval after that Ping,
+    not one interval after the reload; a client that answers its pings stays"""
+    with WSrv({"workers": 2, "ping_interval": 3}) as s:
+        cs = open_until(s, 1)
+        silent, live = cs[0], cs[1]
+        f = silent.recv_message("the old worker's Ping")
+        t_ping = time.monotonic()
+        check(f.op == wsraw.OP_PING, "expected a Ping, got %r" % (f,))
+        f = live.recv_message("the old worker's Ping")
+        check(f.op == wsraw.OP_PING, "expected a Ping, got %r" % (f,))
+        live.send_frame(wsraw.OP_PONG, f.payload)
+        time.sleep(max(0.0, t_ping + 1.0 - time.monotonic()))
+        old = dict(s.ready_pids)
+        mark = s.mark()
+        s.signal(signal.SIGUSR1)
+        new = s.wait_ready(range(2), mark, 10.0, exclude=set(old.values()))
+        wait_gone(list(old.values()), 10.0, "old workers after the reload")
+        check(time.monotonic() < t_ping + 2.8, "the reload took too long for this test")
+        while not silent.eof:
+            try:
+                f = silent.recv_message("the drop of the silent client")
+            except Failure:
+                if silent.eof:
+                    break
+                raise
+            check(f.op == wsraw.OP_PING, "unexpected %r" % (f,))
+        t_drop = time.monotonic() - t_ping
+        check(2.9 <= t_drop <= 3.6, "dropped %.2f s after the Ping (ping_interval 3)" % t_drop)
+        line = s.wait_line(r"^close %d 1006 " % silent.id, 2.0, what="onClose 1006 of the silent client")
+        check("pid=%d" % new[silent.worker] in line, "not closed by the new worker: %r" % line)
+        cmd(live, "version")
+        while True:
+            f = live.recv_message("the version, after the reload")
+            if f.op != wsraw.OP_PING:
+                break
+            live.send_frame(wsraw.OP_PONG, f.payload)
+        check(f.op == OP_TEXT and f.payload == b"version v1", "the live client got %r" % (f,))
+
+
 @test("reload_broken_code", 40)
 def _():
     """SIGUSR1 with new code that does not compile: the reload stops, the old workers keep
