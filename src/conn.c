@@ -758,13 +758,15 @@ static void handle_data(ws_conn *c, const ws_frame_chunk *ch)
 			return;
 	}
 	/* The parser left the payload masked: it is unmasked on its way into the message. */
-	uint8_t *dst = c->msg_data + c->msg_len;
+	const uint8_t *text = ch->data; /* an empty piece: no storage may exist yet */
 	if (ch->len) {
+		uint8_t *dst = c->msg_data + c->msg_len;
 		ws_frame_unmask_copy(dst, ch->data, ch->len, ch->mask, 0);
 		c->msg_len += ch->len;
+		text = dst;
 	}
 	/* Compressed text is validated once inflated, when the message is whole. */
-	if (!c->msg_binary && !c->msg_compressed && ws_utf8_feed(&c->utf8, dst, ch->len) < 0) {
+	if (!c->msg_binary && !c->msg_compressed && ws_utf8_feed(&c->utf8, text, ch->len) < 0) {
 		/* Fail fast (RFC 6455 8.1): the rest of the message is not awaited. */
 		fail(c, WS_CLOSE_INVALID_DATA);
 		return;
