@@ -357,6 +357,20 @@ foreach ($marks as $i => [$scn, $a, $b]) {
     }
 }
 
+// Where the generator set ext-websocket's pace (‡), the ratio of the work each server does per
+// second of its CPU says what the server itself would allow.
+foreach ([0 => ['pipelined', 'rtps'], 1 => ['large', 'mbps'], 2 => ['broadcast', 'dps']] as $i => [$scn, $key]) {
+    $ext = $rows[$scn]['ext']['r'] ?? [];
+    $wm = $rows[$scn]['workerman']['r'] ?? [];
+    if ($targets[$i][1] === null || !str_contains(genMark($ext), '‡')
+        || (float) ($ext['srv_cpu'] ?? 0) <= 0 || (float) ($wm['srv_cpu'] ?? 0) <= 0) {
+        continue;
+    }
+    $perCpu = ($ext[$key] / $ext['srv_cpu']) / ($wm[$key] / $wm['srv_cpu']);
+    $targets[$i][2] .= sprintf('; per second of server CPU: %.2f× (ext-websocket used %s%% of its core, Workerman %s%%)',
+        $perCpu, $ext['srv_cpu'], $wm['srv_cpu']);
+}
+
 $md[] = '## Targets';
 $md[] = '';
 $md[] = '| target | result | measured |';
