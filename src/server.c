@@ -756,13 +756,18 @@ ssize_t ws_server_publish(ws_server *s, const char *room, size_t room_len, const
 	return ws_server_deliver_room(s, room, room_len, data, len, binary, except, n_except);
 }
 
-int ws_server_send(ws_server *s, uint64_t id, const uint8_t *data, size_t len, bool binary)
+int ws_server_send(ws_server *s, uint64_t id, const uint8_t *data, size_t len, bool binary,
+                   ws_chunk_release_fn release, void *arg)
 {
+	ws_conn *c = NULL;
+	int rc = WS_ECLOSED;
 	if (!is_local(s, id))
-		return ws_worker_post(s, WS_BUS_SEND, binary ? WS_BUS_F_BINARY : 0, 0, id, NULL, 0, NULL, 0,
-		                      data, len);
-	ws_conn *c = ws_server_find(s, id);
-	return c ? ws_conn_send(c, data, len, binary) : WS_ECLOSED;
+		rc = ws_worker_post(s, WS_BUS_SEND, binary ? WS_BUS_F_BINARY : 0, 0, id, NULL, 0, NULL, 0,
+		                    data, len);
+	else if ((c = ws_server_find(s, id)) != NULL)
+		return ws_conn_send_borrowed(c, data, len, binary, release, arg);
+	release(arg);
+	return rc;
 }
 
 static void room_size_changed(void *arg, const char *name, size_t len, uint64_t hash, size_t size)

@@ -85,8 +85,10 @@ ssize_t ws_server_broadcast(ws_server *s, const uint8_t *data, size_t len, bool 
 
 /* Sends to the connection `id` of any worker. Returns 0 when queued (here or on the bus);
  * WS_ECLOSED for an unknown or closing local id; WS_ETOOBIG (output or bus queue full);
- * WS_ENOMEM. */
-int ws_server_send(ws_server *s, uint64_t id, const uint8_t *data, size_t len, bool binary);
+ * WS_ENOMEM. The payload is borrowed as ws_conn_send_borrowed borrows it for a local
+ * connection, and copied for the bus; release(arg) is called once either way. */
+int ws_server_send(ws_server *s, uint64_t id, const uint8_t *data, size_t len, bool binary,
+                   ws_chunk_release_fn release, void *arg);
 
 /* Like broadcast, to the members of a room on every worker. */
 ssize_t ws_server_publish(ws_server *s, const char *room, size_t room_len, const uint8_t *data,

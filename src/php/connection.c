@@ -475,20 +475,9 @@ bool php_ws_check_text(zend_string *data, uint32_t arg_num)
 	return false;
 }
 
-static void release_string(void *arg)
+void php_ws_string_release(void *arg)
 {
 	zend_string_release((zend_string *)arg);
-}
-
-int php_ws_send(ws_conn *conn, zend_string *data, bool binary)
-{
-	const uint8_t *bytes = (const uint8_t *)ZSTR_VAL(data);
-	if (ZSTR_LEN(data) < WS_SEND_BORROW_MIN)
-		return ws_conn_send(conn, bytes, ZSTR_LEN(data), binary);
-	/* The queue holds a reference until the bytes are written, so the string is sent from
-	 * where it lies; PHP separates a string with two references before anyone changes it. */
-	return ws_conn_send_borrowed(conn, bytes, ZSTR_LEN(data), binary, release_string,
-	                             zend_string_copy(data));
 }
 
 /* private function __construct() */
@@ -512,7 +501,8 @@ ZEND_METHOD(WebsocketConnection, send)
 	php_ws_connection *pc = Z_WS_CONNECTION_P(ZEND_THIS);
 	if (!pc->conn)
 		RETURN_FALSE;
-	RETURN_BOOL(php_ws_send(pc->conn, data, binary) == 0);
+	RETURN_BOOL(ws_conn_send_borrowed(pc->conn, (const uint8_t *)ZSTR_VAL(data), ZSTR_LEN(data),
+	                                  binary, php_ws_string_release, zend_string_copy(data)) == 0);
 }
 
 /* public function ping(string $payload = ""): bool */

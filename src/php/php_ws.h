@@ -133,8 +133,10 @@ bool php_ws_check_close(zend_long code, zend_string *reason, uint32_t reason_arg
 bool php_ws_check_room(zend_string *room, uint32_t arg_num);
 /* Throws a ValueError for argument arg_num and returns false unless data is valid UTF-8. */
 bool php_ws_check_text(zend_string *data, uint32_t arg_num);
-/* ws_conn_send for a PHP string: one that is long enough is queued by reference, not copied. */
-int php_ws_send(ws_conn *conn, zend_string *data, bool binary);
+/* The release function of a PHP string lent to a send (ws_conn_send_borrowed, ws_server_send)
+ * with zend_string_copy(): the queue holds that reference until the bytes are written, and PHP
+ * separates a string with two references before anyone changes it. */
+void php_ws_string_release(void *arg);
 
 /* callbacks.c */
 void php_ws_callback_set(php_ws_callback *cb, zval *fn, zend_fcall_info_cache *fcc);

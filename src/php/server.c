@@ -425,13 +425,9 @@ ZEND_METHOD(WebsocketServer, send)
 		RETURN_THROWS();
 	if (!binary && !php_ws_check_text(data, 2))
 		RETURN_THROWS();
-	if (id <= 0)
-		RETURN_FALSE;
-	ws_conn *c = ws_server_find(srv->core, (uint64_t)id);
-	/* Not here: another worker's connection (through the bus), or gone. */
-	RETURN_BOOL((c ? php_ws_send(c, data, binary)
-	               : ws_server_send(srv->core, (uint64_t)id, (const uint8_t *)ZSTR_VAL(data),
-	                                ZSTR_LEN(data), binary)) == 0);
+	RETURN_BOOL(id > 0 && ws_server_send(srv->core, (uint64_t)id, (const uint8_t *)ZSTR_VAL(data),
+	                                     ZSTR_LEN(data), binary, php_ws_string_release,
+	                                     zend_string_copy(data)) == 0);
 }
 
 /* The connection ids of an exceptIds argument (emalloc'ed, or NULL when empty); throws a
