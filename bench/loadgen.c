@@ -80,11 +80,11 @@ typedef struct conn {
 	bool in_msg;   /* a fragmented message is being reassembled */
 	bool close_sent, close_recv;
 	uint8_t msg_op;
-	bool msg_rsv1; /* the message being reassembled is compressed */
-	bool pmd;      /* permessage-deflate was negotiated */
-	bool pmd_reset; /* server_no_context_takeover: a fresh inflate stream per message */
-	SSL *ssl;      /* --tls */
-	z_stream *zs;  /* --deflate: the inflate stream, made at the first compressed reply */
+	bool msg_rsv1;   /* the message being reassembled is compressed */
+	bool pmd;        /* permessage-deflate was negotiated */
+	bool pmd_reset;  /* server_no_context_takeover: a fresh inflate stream per message */
+	SSL *ssl;        /* --tls */
+	z_stream *zs;    /* --deflate: the inflate stream, made at the first compressed reply */
 	char accept[29]; /* expected Sec-WebSocket-Accept */
 	buf in, out, msg;
 	struct conn *dirty_next;
@@ -808,8 +808,9 @@ static void send_request(conn *c)
 	             "GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 	             "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
 	             O.host, O.port, key64,
-	             O.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
-	                       : "");
+	             O.deflate
+	                 ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+	                 : "");
 	buf_append(&c->out, req, (size_t)n);
 	mark_dirty(c);
 }
@@ -859,7 +860,8 @@ static ssize_t parse_response(conn *c, const uint8_t *p, size_t len)
 			}
 		}
 		static const char ext[] = "sec-websocket-extensions:";
-		if ((size_t)(eol - line) > sizeof(ext) - 1 && strncasecmp(line, ext, sizeof(ext) - 1) == 0) {
+		if ((size_t)(eol - line) > sizeof(ext) - 1 &&
+		    strncasecmp(line, ext, sizeof(ext) - 1) == 0) {
 			/* We offered one extension: its name, then parameters separated by ';'. */
 			char v[256];
 			size_t vl = (size_t)(eol - line) - (sizeof(ext) - 1);
@@ -1149,8 +1151,9 @@ static void tls_step(conn *c)
 		return;
 	}
 	unsigned long err = ERR_get_error();
-	fail(c, "TLS handshake: %s", err ? ERR_error_string(err, NULL)
-	                                 : (errno ? strerror(errno) : "the server closed the connection"));
+	fail(c, "TLS handshake: %s",
+	     err ? ERR_error_string(err, NULL)
+	         : (errno ? strerror(errno) : "the server closed the connection"));
 }
 
 static void on_event(conn *c, uint32_t ev)
@@ -1549,85 +1552,94 @@ static double num(const char *opt, const char *v, double min)
 	return d;
 }
 
+/* The command line, as tables: a mode is a word, a flag sets a bool, a number goes to a long
+ * or a double with a lower bound. */
+static const char *const mode_names[] = {
+    [M_ECHO] = "echo", [M_BROADCAST] = "broadcast", [M_HOLD] = "hold", [M_WAIT] = "wait",
+    [M_RSS] = "rss",   [M_QUIET] = "quiet"};
+
+static const struct {
+	const char *name;
+	bool *to;
+} flag_opts[] = {
+    {"--binary", &O.binary},     {"--smoke", &O.smoke},       {"--quiet", &O.quiet},
+    {"--children", &O.children}, {"--size-mix", &O.size_mix}, {"--tls", &O.tls},
+    {"--deflate", &O.deflate},   {"--json", &O.json},
+};
+
+static const struct {
+	const char *name;
+	double min;
+	long *to_long; /* one of the two */
+	double *to_real;
+} num_opts[] = {
+    {"--conns", 1, &O.conns, NULL},
+    {"--size", 0, &O.size, NULL},
+    {"--inflight", 1, &O.inflight, NULL},
+    {"--window", 1, &O.window, NULL},
+    {"--max-pending", 1, &O.max_pending, NULL},
+    {"--src-count", 1, &O.src_count, NULL},
+    {"--duration", 0.01, NULL, &O.duration},
+    {"--warmup", 0, NULL, &O.warmup},
+    {"--hold", 0, NULL, &O.hold},
+    {"--rate", 1, NULL, &O.rate},
+    {"--timeout", 0.1, NULL, &O.timeout},
+    {"--max", 0, NULL, &O.max_busy},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Takes argv[i] (and its value, then *i moves past it); false when it is no option. */
+static bool parse_opt(int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+	for (size_t k = 0; k < COUNT(flag_opts); k++)
+		if (!strcmp(a, flag_opts[k].name))
+			return *flag_opts[k].to = true;
+	(*i)++;
+	for (size_t k = 0; k < COUNT(num_opts); k++) {
+		if (strcmp(a, num_opts[k].name))
+			continue;
+		double d = num(a, v, num_opts[k].min);
+		if (num_opts[k].to_long)
+			*num_opts[k].to_long = (long)d;
+		else
+			*num_opts[k].to_real = d;
+		return true;
+	}
+	if (!strcmp(a, "--host"))
+		O.host = v ? v : (die("--host needs a value"), "");
+	else if (!strcmp(a, "--port"))
+		O.port = (int)num(a, v, 1);
+	else if (!strcmp(a, "--pid")) {
+		if (!v)
+			die("--pid needs a value");
+		for (const char *s = v; *s && O.npids < MAX_PIDS;) {
+			O.pids[O.npids++] = atoi(s);
+			const char *comma = strchr(s, ',');
+			s = comma ? comma + 1 : s + strlen(s);
+		}
+	} else {
+		(*i)--; /* for the caller's message */
+		return false;
+	}
+	return true;
+}
+
 static void parse_args(int argc, char **argv)
 {
 	if (argc < 2)
 		usage();
-	const char *m = argv[1];
-	if (!strcmp(m, "echo"))
-		O.mode = M_ECHO;
-	else if (!strcmp(m, "broadcast"))
-		O.mode = M_BROADCAST;
-	else if (!strcmp(m, "hold"))
-		O.mode = M_HOLD;
-	else if (!strcmp(m, "wait"))
-		O.mode = M_WAIT;
-	else if (!strcmp(m, "rss"))
-		O.mode = M_RSS;
-	else if (!strcmp(m, "quiet"))
-		O.mode = M_QUIET;
-	else
+	O.mode = -1;
+	for (size_t k = 0; k < COUNT(mode_names); k++)
+		if (!strcmp(argv[1], mode_names[k]))
+			O.mode = (int)k;
+	if (O.mode < 0)
 		usage();
 	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--binary"))
-			O.binary = true;
-		else if (!strcmp(a, "--smoke"))
-			O.smoke = true;
-		else if (!strcmp(a, "--quiet"))
-			O.quiet = true;
-		else if (!strcmp(a, "--children"))
-			O.children = true;
-		else if (!strcmp(a, "--size-mix"))
-			O.size_mix = true;
-		else if (!strcmp(a, "--tls"))
-			O.tls = true;
-		else if (!strcmp(a, "--deflate"))
-			O.deflate = true;
-		else if (!strcmp(a, "--json"))
-			O.json = true;
-		else {
-			i++;
-			if (!strcmp(a, "--host"))
-				O.host = v ? v : (die("--host needs a value"), "");
-			else if (!strcmp(a, "--port"))
-				O.port = (int)num(a, v, 1);
-			else if (!strcmp(a, "--conns"))
-				O.conns = (long)num(a, v, 1);
-			else if (!strcmp(a, "--size"))
-				O.size = (long)num(a, v, 0);
-			else if (!strcmp(a, "--inflight"))
-				O.inflight = (long)num(a, v, 1);
-			else if (!strcmp(a, "--window"))
-				O.window = (long)num(a, v, 1);
-			else if (!strcmp(a, "--duration"))
-				O.duration = num(a, v, 0.01);
-			else if (!strcmp(a, "--warmup"))
-				O.warmup = num(a, v, 0);
-			else if (!strcmp(a, "--hold"))
-				O.hold = num(a, v, 0);
-			else if (!strcmp(a, "--rate"))
-				O.rate = num(a, v, 1);
-			else if (!strcmp(a, "--max-pending"))
-				O.max_pending = (long)num(a, v, 1);
-			else if (!strcmp(a, "--timeout"))
-				O.timeout = num(a, v, 0.1);
-			else if (!strcmp(a, "--max"))
-				O.max_busy = num(a, v, 0);
-			else if (!strcmp(a, "--src-count"))
-				O.src_count = (long)num(a, v, 1);
-			else if (!strcmp(a, "--pid")) {
-				if (!v)
-					die("--pid needs a value");
-				for (const char *s = v; *s && O.npids < MAX_PIDS;) {
-					O.pids[O.npids++] = atoi(s);
-					const char *comma = strchr(s, ',');
-					s = comma ? comma + 1 : s + strlen(s);
-				}
-			} else {
-				fprintf(stderr, "loadgen: unknown option %s\n", a);
-				usage();
-			}
+		if (!parse_opt(argc, argv, &i)) {
+			fprintf(stderr, "loadgen: unknown option %s\n", argv[i]);
+			usage();
 		}
 	}
 	if (O.mode != M_RSS && O.mode != M_QUIET && !O.port)
@@ -1670,12 +1682,13 @@ static void pattern_init(void)
 		while (n < G.pat_len) {
 			char rec[160];
 			uint64_t r = rnd();
-			int l = snprintf(rec, sizeof(rec),
-			                 "{\"id\":%u,\"user\":\"user%u\",\"room\":\"room-%u\",\"score\":%u.%02u,"
-			                 "\"online\":%s,\"tags\":[\"a\",\"b\"]},",
-			                 (unsigned)(r % 1000000), (unsigned)(r >> 20) % 10000,
-			                 (unsigned)(r >> 34) % 50, (unsigned)(r >> 40) % 1000,
-			                 (unsigned)(r >> 50) % 100, (r >> 63) ? "true" : "false");
+			int l =
+			    snprintf(rec, sizeof(rec),
+			             "{\"id\":%u,\"user\":\"user%u\",\"room\":\"room-%u\",\"score\":%u.%02u,"
+			             "\"online\":%s,\"tags\":[\"a\",\"b\"]},",
+			             (unsigned)(r % 1000000), (unsigned)(r >> 20) % 10000,
+			             (unsigned)(r >> 34) % 50, (unsigned)(r >> 40) % 1000,
+			             (unsigned)(r >> 50) % 100, (r >> 63) ? "true" : "false");
 			size_t take = (size_t)l < G.pat_len - n ? (size_t)l : G.pat_len - n;
 			memcpy(G.pat + n, rec, take);
 			n += take;
@@ -1755,8 +1768,10 @@ static void report(void)
 		double mbps = secs > 0 ? (double)G.bytes_in_window / secs / 1e6 : 0;
 		say("echo: %ld conns x %s%ld B x %ld in flight, %s%s%s, %.2f s measured\n", O.conns,
 		    O.size_mix ? "mixed " : "", O.size, O.inflight,
-		    O.binary ? "binary" : O.json ? "JSON text" : "text", O.tls ? ", TLS" : "",
-		    O.deflate ? ", permessage-deflate" : "", secs);
+		    O.binary ? "binary"
+		    : O.json ? "JSON text"
+		             : "text",
+		    O.tls ? ", TLS" : "", O.deflate ? ", permessage-deflate" : "", secs);
 		say("  %.0f round trips/s, %.2f MB/s of payload each way (MB = 10^6 B)\n", rtps, mbps);
 		say("  latency us: p50 %" PRIu64 " p99 %" PRIu64 " max %" PRIu64 " (%" PRIu64 " samples)\n",
 		    p50, p99, mx, G.lat.n);
