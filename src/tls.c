@@ -119,10 +119,21 @@ static int load_files(SSL_CTX *ctx, const ws_tls_config *cfg, ws_err *err)
 		                  key, cfg->cert);
 	}
 	if (ok != 1) {
-		bool locked = reason == PEM_R_BAD_DECRYPT || reason == EVP_R_BAD_DECRYPT ||
-		              reason == PEM_R_BAD_PASSWORD_READ ||
-		              reason == PEM_R_PROBLEMS_GETTING_PASSWORD;
-		ssl_reason(why, sizeof(why));
+		/* OpenSSL 3 tries several decoders, and which of them reports first varies from one
+		 * process to the next ("unsupported" may come before "bad password read"): a locked
+		 * key is recognised anywhere in the queue, and its reason is the one shown. */
+		bool locked = false;
+		unsigned long e, shown = ERR_peek_error();
+		while ((e = ERR_get_error()) != 0) {
+			int r = ERR_GET_REASON(e);
+			if (!locked && (r == PEM_R_BAD_DECRYPT || r == EVP_R_BAD_DECRYPT ||
+			                r == PEM_R_BAD_PASSWORD_READ || r == PEM_R_PROBLEMS_GETTING_PASSWORD)) {
+				locked = true;
+				shown = e;
+			}
+		}
+		const char *r = shown ? ERR_reason_error_string(shown) : NULL;
+		snprintf(why, sizeof(why), "%s", r ? r : "unknown error");
 		return ws_err_set(err, WS_EINVAL, 0, "tls: cannot load the private key from '%s': %s%s",
 		                  key, why,
 		                  !locked           ? " (is it a PEM private key?)"
