@@ -297,15 +297,23 @@ void ws_conn_flush(ws_conn *c)
 
 /* ---- closing ---- */
 
+/* Frees a message's storage (msg, cap bytes) and returns its bytes to the receive budget. */
+static void free_storage(ws_conn *c, void *msg, size_t cap)
+{
+	const ws_server_hooks *h = c->env->hooks;
+	if (h->msg_free && h->msg_alloc)
+		h->msg_free(c->env->owner, msg);
+	else
+		ws_free(msg);
+	c->env->receiving -= cap;
+	ws_stat_set(&c->env->stats->receiving, c->env->receiving);
+}
+
 static void release_message(ws_conn *c)
 {
 	if (!c->msg)
 		return;
-	const ws_server_hooks *h = c->env->hooks;
-	if (h->msg_free && h->msg_alloc)
-		h->msg_free(c->env->owner, c->msg);
-	else
-		ws_free(c->msg);
+	free_storage(c, c->msg, c->msg_cap);
 	c->msg = NULL;
 	c->msg_data = NULL;
 	c->msg_len = c->msg_cap = 0;
@@ -608,52 +616,85 @@ static void handle_control(ws_conn *c, uint8_t opcode, const uint8_t *payload, s
 	}
 }
 
-static void *message_storage(ws_conn *c, size_t cap)
+/* ---- message storage ----
+ * Storage follows the bytes that have arrived, never what a frame header announces: a header
+ * that announces 16 MiB costs nothing until its bytes come. The storage grows to twice what
+ * has arrived, up to where the message is known to end, so a message that arrives whole is
+ * allocated once at its exact size and one that trickles in is reallocated a few times. What
+ * the messages of every connection hold together is bounded by the receive budget: the
+ * connection that would pass it, or whose storage cannot be had, is closed with 1013 (Try
+ * Again Later) and no other connection notices. */
+
+#define MSG_MIN_CAP 256
+/* A message that completes in the bytes at hand and is no larger than this is delivered
+ * before the next read: it is never held, so the budget does not refuse it. Small messages
+ * keep flowing while the budget is spent on large ones. */
+#define MSG_UNHELD_MAX (64 * 1024)
+
+/* Resizes the message being received to cap bytes; `held` storage counts against the budget.
+ * False when the budget or the allocator refuses. */
+static bool message_storage(ws_conn *c, size_t cap, bool held)
 {
-	const ws_server_hooks *h = c->env->hooks;
+	ws_conn_env *env = c->env;
+	size_t budget = env->limits->max_receive_bytes;
+	if (held && budget && cap > c->msg_cap && env->receiving + (cap - c->msg_cap) > budget)
+		return false;
+	const ws_server_hooks *h = env->hooks;
 	uint8_t *data = NULL;
 	void *msg;
 	if (h->msg_alloc && h->msg_grow) {
-		msg = c->msg ? h->msg_grow(c->env->owner, c->msg, cap, &data)
-		             : h->msg_alloc(c->env->owner, cap, &data);
+		msg = c->msg ? h->msg_grow(env->owner, c->msg, cap, &data)
+		             : h->msg_alloc(env->owner, cap, &data);
 	} else {
-		msg = ws_realloc(c->msg, cap);
+		msg = ws_realloc(c->msg, cap ? cap : 1);
 		data = msg;
 	}
-	if (msg) {
-		c->msg = msg;
-		c->msg_data = data;
-		c->msg_cap = cap;
-	}
-	return msg;
+	if (!msg)
+		return false;
+	env->receiving = env->receiving - c->msg_cap + cap;
+	ws_stat_set(&env->stats->receiving, env->receiving);
+	c->msg = msg;
+	c->msg_data = data;
+	c->msg_cap = cap;
+	return true;
 }
 
-/* Makes room for a frame of frame_len more bytes, failing with 1009 past the message limit. */
-static bool reserve_frame(ws_conn *c, uint64_t frame_len, bool final)
+/* The receive budget is spent, or memory is short: this connection goes, the others stay. */
+static void fail_overloaded(ws_conn *c)
 {
-	uint64_t limit = c->env->limits->max_message_bytes;
-	uint64_t need = (uint64_t)c->msg_len + frame_len;
-	if ((limit && need > limit) || need > SIZE_MAX / 2) {
-		fail(c, WS_CLOSE_TOO_BIG);
-		return false;
-	}
+	ws_stat_add(&c->env->stats->receive_refused, 1);
+	fail(c, WS_CLOSE_TRY_AGAIN);
+}
+
+/* Makes room for n more bytes of the message, which ends at `end` at the latest (the end a
+ * final frame announced, or the message limit); `whole` when these bytes complete it.
+ * Returns false after failing the connection. */
+static bool message_room(ws_conn *c, size_t n, uint64_t end, bool whole)
+{
+	size_t need = c->msg_len + n;
 	if (need <= c->msg_cap && c->msg)
 		return true;
-	/* A final frame's size is the message's: allocate it exactly. A fragmented message grows
-	 * geometrically so 65,536 small fragments cost a few dozen reallocations, not 65,536. */
-	size_t cap = (size_t)need;
-	if (!final) {
-		size_t doubled = c->msg_cap * 2;
-		if (doubled > cap)
-			cap = doubled;
-		if (limit && cap > limit)
-			cap = (size_t)limit;
-	}
-	if (!message_storage(c, cap)) {
-		fail(c, WS_CLOSE_INTERNAL_ERROR);
+	uint64_t cap = (uint64_t)need * 2;
+	if (cap < MSG_MIN_CAP)
+		cap = MSG_MIN_CAP;
+	if (cap > end)
+		cap = end;
+	if (cap < need)
+		cap = need;
+	if (!message_storage(c, (size_t)cap, !whole || need > MSG_UNHELD_MAX)) {
+		fail_overloaded(c);
 		return false;
 	}
 	return true;
+}
+
+int ws_conn_restore_message(ws_conn *c, const uint8_t *data, size_t len)
+{
+	if (!message_storage(c, len, true))
+		return WS_ENOMEM;
+	memcpy(c->msg_data, data, len);
+	c->msg_len = len;
+	return 0;
 }
 
 /* Replaces the compressed bytes of the message with what they inflate to, growing the output
@@ -667,7 +708,7 @@ static bool inflate_message(ws_conn *c)
 	}
 	void *zipped = c->msg;
 	const uint8_t *in = c->msg_data;
-	size_t in_len = c->msg_len;
+	size_t in_len = c->msg_len, zipped_cap = c->msg_cap;
 	uint64_t limit = c->env->limits->max_message_bytes;
 	c->msg = NULL;
 	c->msg_data = NULL;
@@ -683,8 +724,9 @@ static bool inflate_message(ws_conn *c)
 			size_t cap = c->msg_cap ? c->msg_cap * 2 : (in_len < 1024 ? 4096 : in_len * 4);
 			if (limit && cap > limit + 1)
 				cap = (size_t)limit + 1;
-			if (!message_storage(c, cap)) {
-				code = WS_CLOSE_INTERNAL_ERROR;
+			/* Inflated in this call and delivered right after: held only when large. */
+			if (!message_storage(c, cap, cap > MSG_UNHELD_MAX)) {
+				code = WS_CLOSE_TRY_AGAIN;
 				break;
 			}
 		}
@@ -704,23 +746,20 @@ static bool inflate_message(ws_conn *c)
 	}
 	ws_inflater_idle(c->inflater);
 	c->msg_compressed = false;
-	const ws_server_hooks *h = c->env->hooks;
-	if (h->msg_free && h->msg_alloc)
-		h->msg_free(c->env->owner, zipped);
-	else
-		ws_free(zipped);
+	free_storage(c, zipped, zipped_cap);
 	if (!code && !c->msg_binary &&
 	    ws_utf8_validate(c->msg_data ? c->msg_data : (const uint8_t *)"", c->msg_len) < 0)
 		code = WS_CLOSE_INVALID_DATA;
+	if (code == WS_CLOSE_TRY_AGAIN) {
+		fail_overloaded(c);
+		return false;
+	}
 	if (code) {
 		fail(c, (uint16_t)code);
 		return false;
 	}
-	if (!c->msg && !message_storage(c, 1)) { /* an empty message still needs storage */
-		fail(c, WS_CLOSE_INTERNAL_ERROR);
-		return false;
-	}
-	return true;
+	/* an empty message still needs storage */
+	return c->msg || message_room(c, 0, 0, true);
 }
 
 static void deliver(ws_conn *c)
@@ -729,6 +768,9 @@ static void deliver(ws_conn *c)
 		return;
 	void *msg = c->msg;
 	size_t len = c->msg_len;
+	/* The message is the owner's from here: its bytes leave the receive budget. */
+	c->env->receiving -= c->msg_cap;
+	ws_stat_set(&c->env->stats->receiving, c->env->receiving);
 	c->msg = NULL;
 	c->msg_data = NULL;
 	c->msg_len = c->msg_cap = 0;
@@ -746,6 +788,7 @@ static void handle_data(ws_conn *c, const ws_frame_chunk *ch)
 {
 	if (c->state != WS_CONN_OPEN)
 		return; /* after our Close, data is discarded (RFC 6455 5.5.1) */
+	uint64_t limit = c->env->limits->max_message_bytes;
 	if (ch->first) {
 		if (ch->opcode != WS_FRAME_OP_CONT) {
 			c->msg_binary = ch->opcode == WS_FRAME_OP_BINARY;
@@ -754,7 +797,20 @@ static void handle_data(ws_conn *c, const ws_frame_chunk *ch)
 			ws_utf8_reset(&c->utf8);
 			c->msg_len = 0;
 		}
-		if (!reserve_frame(c, ch->frame_len, ch->fin))
+		/* The announced size is checked against the limit; nothing is allocated for it. */
+		uint64_t announced = (uint64_t)c->msg_len + ch->frame_len;
+		if ((limit && announced > limit) || announced > SIZE_MAX / 2) {
+			fail(c, WS_CLOSE_TOO_BIG);
+			return;
+		}
+	}
+	bool whole = ch->last && ch->fin;
+	if (ch->len || (whole && !c->msg)) {
+		/* A final frame tells where the message ends; a fragment only that it is within the
+		 * limit. */
+		uint64_t end = ch->fin ? (uint64_t)c->msg_len + ch->len + c->frames.remaining
+		                       : (limit ? limit : SIZE_MAX / 2);
+		if (!message_room(c, ch->len, end, whole))
 			return;
 	}
 	/* The parser left the payload masked: it is unmasked on its way into the message. */
@@ -771,7 +827,7 @@ static void handle_data(ws_conn *c, const ws_frame_chunk *ch)
 		fail(c, WS_CLOSE_INVALID_DATA);
 		return;
 	}
-	if (ch->last && ch->fin) {
+	if (whole) {
 		if (!c->msg_binary && !c->msg_compressed && !ws_utf8_complete(&c->utf8)) {
 			fail(c, WS_CLOSE_INVALID_DATA);
 			return;

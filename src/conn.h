@@ -54,7 +54,9 @@ typedef struct ws_server_hooks {
 	void (*on_request)(void *owner, ws_conn *c, const ws_http_request *req, ws_reply *reply);
 	void (*on_open)(void *owner, ws_conn *c);
 	/* Message storage: alloc returns an opaque message and a pointer to room for cap bytes;
-	 * grow enlarges it (realloc semantics). Without them, the core uses ws_malloc. */
+	 * grow enlarges it (realloc semantics). Without them, the core uses ws_malloc. Both may
+	 * return NULL (memory is short): only the connection that asked fails, with 1013. The
+	 * core asks for storage as bytes arrive, never for what a frame header announces. */
 	void *(*msg_alloc)(void *owner, size_t cap, uint8_t **data);
 	void *(*msg_grow)(void *owner, void *msg, size_t cap, uint8_t **data);
 	void (*msg_free)(void *owner, void *msg);
@@ -94,6 +96,8 @@ typedef struct ws_conn_limits {
 	uint32_t ping_interval_ms; /* ... this long gets a Ping, and is dropped if silent as long
 	                              again; 0: off */
 	size_t max_output_bytes;   /* queued bytes at which a send overflows; 0: no limit */
+	size_t max_receive_bytes;  /* what every message still being received may hold together
+	                              (the receive budget of the process); 0: no limit */
 	bool overflow_rejects;     /* overflow refuses the send instead of closing with 1008 */
 	const char *const *subprotocols;
 	size_t num_subprotocols;
@@ -113,6 +117,7 @@ typedef struct ws_conn_env {
 	uint8_t *rbuf; /* one receive buffer for every connection of the loop */
 	size_t rbuf_cap;
 	ws_worker_stats *stats; /* this process's counters */
+	size_t receiving;       /* bytes held by the storage of messages still being received */
 	/* compressors without context takeover, shared by every connection, by window bits */
 	ws_deflater *deflaters[16];
 	void *server;
@@ -202,6 +207,10 @@ ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockadd
  * predecessor worker) that reads fd; a handshake is bounded by its timeout. ws_conn_new
  * uses it; after a handoff the caller restores the rest of the state. */
 ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state state);
+
+/* Sets the message being received to a copy of data[0, len) (a partial message carried over
+ * by a handoff), within the receive budget. Returns 0 or WS_ENOMEM. */
+int ws_conn_restore_message(ws_conn *c, const uint8_t *data, size_t len);
 
 /* Queues bytes that are already frames (output carried over by a handoff). Takes a reference. */
 int ws_conn_queue_raw(ws_conn *c, ws_chunk *chunk);

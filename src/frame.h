@@ -34,6 +34,7 @@
 #define WS_CLOSE_EXTENSION       1010
 #define WS_CLOSE_INTERNAL_ERROR  1011
 #define WS_CLOSE_SERVICE_RESTART 1012 /* a reload: reconnect */
+#define WS_CLOSE_TRY_AGAIN       1013 /* overloaded: the receive budget is spent */
 
 /* Parser state. Set the configuration fields, zero the rest (zero is the initial state). */
 typedef struct ws_frame_parser {

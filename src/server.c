@@ -422,6 +422,7 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	    .idle_timeout_ms = cfg->idle_timeout_ms,
 	    .ping_interval_ms = cfg->ping_interval_ms,
 	    .max_output_bytes = cfg->max_output_bytes,
+	    .max_receive_bytes = cfg->max_receive_bytes,
 	    .overflow_rejects = cfg->overflow_rejects,
 	    .subprotocols = s->cfg.subprotocols,
 	    .num_subprotocols = cfg->num_subprotocols,

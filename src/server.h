@@ -28,6 +28,7 @@ typedef struct ws_server_config {
 	size_t max_connections;          /* beyond it: 503 */
 	size_t max_connections_per_ip;   /* 0: off; beyond it: 429 */
 	size_t max_output_bytes;         /* 0: no limit */
+	size_t max_receive_bytes;        /* receive budget of the process (see conn.h); 0: none */
 	bool overflow_rejects;           /* see ws_conn_limits */
 	const char *const *subprotocols; /* copied */
 	size_t num_subprotocols;

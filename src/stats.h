@@ -26,15 +26,17 @@ typedef struct ws_worker_stats {
 	uint64_t messages_out;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t bus_queue;      /* bytes waiting in this worker's queue to the master */
-	uint64_t bus_dropped;    /* messages this worker could not hand to the master */
-	uint64_t next_seq;       /* connection id sequence: survives restarts and reloads */
-	uint64_t master_queue;   /* (master) bytes waiting in the master's queue to this worker */
-	uint64_t master_dropped; /* (master) messages for this worker the master dropped */
-	uint64_t restarts;       /* (master) */
-	uint64_t rooms_seq;      /* odd while the room table is being rebuilt */
-	uint64_t rooms_used;     /* slots with a non-zero hash */
-	uint64_t rooms_full;     /* a room did not fit: this worker's room sizes are incomplete */
+	uint64_t bus_queue;       /* bytes waiting in this worker's queue to the master */
+	uint64_t bus_dropped;     /* messages this worker could not hand to the master */
+	uint64_t next_seq;        /* connection id sequence: survives restarts and reloads */
+	uint64_t master_queue;    /* (master) bytes waiting in the master's queue to this worker */
+	uint64_t master_dropped;  /* (master) messages for this worker the master dropped */
+	uint64_t restarts;        /* (master) */
+	uint64_t rooms_seq;       /* odd while the room table is being rebuilt */
+	uint64_t rooms_used;      /* slots with a non-zero hash */
+	uint64_t rooms_full;      /* a room did not fit: this worker's room sizes are incomplete */
+	uint64_t receiving;       /* bytes held by messages still being received */
+	uint64_t receive_refused; /* connections closed with 1013: the receive budget was spent */
 } ws_worker_stats;
 
 typedef struct ws_stats {

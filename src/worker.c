@@ -347,23 +347,9 @@ static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *bod
 	}
 	bool ok = ws_server_link(s, c) == 0;
 	const uint8_t *p = body;
-	if (ok && r->msg_len) {
-		/* The frame being received still has `remaining` bytes for this message. */
-		uint64_t more = c->frames.in_frame && !(c->frames.opcode & 8) ? c->frames.remaining : 0;
-		size_t cap = (size_t)(r->msg_len + more);
-		uint8_t *data = NULL;
-		const ws_server_hooks *h = &s->hooks;
-		c->msg = h->msg_alloc ? h->msg_alloc(s->env.owner, cap, &data) : ws_malloc(cap);
-		if (!h->msg_alloc)
-			data = c->msg;
-		ok = c->msg != NULL;
-		if (ok) {
-			memcpy(data, p, r->msg_len);
-			c->msg_data = data;
-			c->msg_len = r->msg_len;
-			c->msg_cap = cap;
-		}
-	}
+	/* A message being received comes along; the rest of its frame is awaited as usual. */
+	if (ok && r->msg_len)
+		ok = ws_conn_restore_message(c, p, r->msg_len) == 0;
 	p += r->msg_len;
 	if (ok && r->in_len)
 		ok = ws_buf_append(&c->in, p, r->in_len) == 0;
