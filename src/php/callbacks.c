@@ -360,10 +360,26 @@ static void hook_open(void *owner, ws_conn *c)
 }
 
 /* Messages are assembled straight into a zend_string of their final size (or grown in place
- * for fragmented ones), so the bytes are copied once from the socket buffer into PHP. */
+ * for fragmented ones), so the bytes are copied once from the socket buffer into PHP.
+ * Zend ends the process with a fatal error when an allocation would pass memory_limit, which
+ * would drop every client for the sake of one: storage that would come within a chunk (2 MiB)
+ * of the limit is refused here instead, and the core closes only that connection (1013). */
+static bool memory_allows(size_t cap)
+{
+	zend_long limit = PG(memory_limit);
+	if (limit <= 0)
+		return true;
+	size_t used = zend_memory_usage(true);
+	size_t headroom = 2 * 1024 * 1024;
+	return used < (size_t)limit && cap < (size_t)limit - used &&
+	       headroom <= (size_t)limit - used - cap;
+}
+
 static void *msg_alloc(void *owner, size_t cap, uint8_t **data)
 {
 	(void)owner;
+	if (!memory_allows(cap))
+		return NULL;
 	zend_string *s = zend_string_alloc(cap, 0);
 	*data = (uint8_t *)ZSTR_VAL(s);
 	return s;
@@ -372,6 +388,8 @@ static void *msg_alloc(void *owner, size_t cap, uint8_t **data)
 static void *msg_grow(void *owner, void *msg, size_t cap, uint8_t **data)
 {
 	(void)owner;
+	if (!memory_allows(cap))
+		return NULL;
 	zend_string *s = zend_string_realloc(msg, cap, 0);
 	*data = (uint8_t *)ZSTR_VAL(s);
 	return s;

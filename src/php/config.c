@@ -47,6 +47,7 @@ static const config_key keys[] = {
     {"max_connections", KEY_INT, 1, 10000000, "10000", NULL},
     {"max_connections_per_ip", KEY_INT, 0, 10000000, "0", NULL},
     {"max_output_buffer", KEY_INT, 1024, 1024 * 1024 * MIB, "8388608", NULL},
+    {"max_receive_memory", KEY_INT, 0, 1024 * 1024 * MIB, "0", NULL},
     {"output_overflow", KEY_CHOICE, 0, 0, "close", "close|reject"},
     {"subprotocols", KEY_TOKENS, 0, 0, "[]", NULL},
     {"allowed_origins", KEY_ORIGINS, 0, 0, "[]", NULL},
@@ -494,6 +495,34 @@ static zend_result check_ports(HashTable *user)
 	return SUCCESS;
 }
 
+/* 'max_receive_memory': what the messages still being received may hold together in one
+ * process. 0 (the default) derives it from memory_limit: half of it, so that the rest of the
+ * application keeps room, or without a memory_limit a quarter of the machine's memory per
+ * worker, at most 1 GiB. getConfig() shows the number in force. */
+static size_t receive_budget(php_ws_server *srv)
+{
+	zend_long given = Z_LVAL_P(get(srv, "max_receive_memory"));
+	if (given > 0)
+		return (size_t)given;
+	uint64_t budget;
+	if (PG(memory_limit) > 0) {
+		budget = (uint64_t)PG(memory_limit) / 2;
+	} else {
+		long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+		uint64_t ram = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 4 * (uint64_t)MIB;
+		budget = ram / 4 / Z_LVAL_P(get(srv, "workers"));
+		if (budget > 1024 * (uint64_t)MIB)
+			budget = 1024 * (uint64_t)MIB;
+	}
+	if (budget < 1024 * 1024)
+		budget = 1024 * 1024;
+	zval v;
+	ZVAL_LONG(&v, (zend_long)budget);
+	zend_hash_str_update(Z_ARRVAL(srv->config), "max_receive_memory",
+	                     sizeof("max_receive_memory") - 1, &v);
+	return (size_t)budget;
+}
+
 zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
 {
 	zend_string *name;
@@ -550,6 +579,7 @@ zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
 	cfg->max_connections = (size_t)Z_LVAL_P(get(srv, "max_connections"));
 	cfg->max_connections_per_ip = (size_t)Z_LVAL_P(get(srv, "max_connections_per_ip"));
 	cfg->max_output_bytes = (size_t)Z_LVAL_P(get(srv, "max_output_buffer"));
+	cfg->max_receive_bytes = receive_budget(srv);
 	cfg->overflow_rejects =
 	    zend_string_equals_literal(Z_STR_P(get(srv, "output_overflow")), "reject");
 	cfg->subprotocols = string_list(get(srv, "subprotocols"), &cfg->num_subprotocols);

@@ -662,7 +662,7 @@ ZEND_METHOD(WebsocketServer, stats)
 	const ws_stats *st = ws_server_stats(srv->core);
 	zval workers;
 	array_init_size(&workers, st->workers);
-	uint64_t sum[6] = {0};
+	uint64_t sum[8] = {0};
 	for (unsigned i = 0; i < st->workers; i++) {
 		const ws_worker_stats *w = &st->w[i];
 		zval one;
@@ -674,6 +674,8 @@ ZEND_METHOD(WebsocketServer, stats)
 		add_assoc_long(&one, "bus_queue",
 		               (zend_long)(ws_stat_get(&w->bus_queue) + ws_stat_get(&w->master_queue)));
 		add_assoc_long(&one, "bus_dropped", (zend_long)dropped);
+		add_assoc_long(&one, "receiving", (zend_long)ws_stat_get(&w->receiving));
+		add_assoc_long(&one, "receive_refused", (zend_long)ws_stat_get(&w->receive_refused));
 		add_assoc_long(&one, "restarts", (zend_long)ws_stat_get(&w->restarts));
 		add_assoc_double(&one, "started", (double)ws_stat_get(&w->started_ms) / 1000.0);
 		add_next_index_zval(&workers, &one);
@@ -683,11 +685,14 @@ ZEND_METHOD(WebsocketServer, stats)
 		sum[3] += ws_stat_get(&w->bytes_in);
 		sum[4] += ws_stat_get(&w->bytes_out);
 		sum[5] += dropped;
+		sum[6] += ws_stat_get(&w->receiving);
+		sum[7] += ws_stat_get(&w->receive_refused);
 	}
 	array_init(return_value);
-	static const char *const names[] = {"connections", "messages_in", "messages_out",
-	                                    "bytes_in",    "bytes_out",   "bus_dropped"};
-	for (int i = 0; i < 6; i++)
+	static const char *const names[] = {"connections", "messages_in",    "messages_out",
+	                                    "bytes_in",    "bytes_out",      "bus_dropped",
+	                                    "receiving",   "receive_refused"};
+	for (int i = 0; i < 8; i++)
 		add_assoc_long(return_value, names[i], (zend_long)sum[i]);
 	add_assoc_zval(return_value, "workers", &workers);
 }

@@ -2,6 +2,8 @@
 WebsocketServer: getConfig(): returns every key, with defaults for keys not given
 --SKIPIF--
 <?php if (!extension_loaded('websocket')) die('skip websocket extension not loaded'); ?>
+--INI--
+memory_limit=128M
 --FILE--
 <?php
 var_dump((new WebsocketServer())->getConfig());
@@ -10,7 +12,7 @@ $c = (new WebsocketServer(['port' => 0, 'host' => '127.0.0.1', 'handshake_timeou
 var_dump($c['port'], $c['host'], $c['handshake_timeout'] == 2, $c['subprotocols'], $c['backlog']);
 ?>
 --EXPECT--
-array(24) {
+array(25) {
   ["host"]=>
   string(7) "0.0.0.0"
   ["port"]=>
@@ -49,6 +51,8 @@ array(24) {
   int(0)
   ["max_output_buffer"]=>
   int(8388608)
+  ["max_receive_memory"]=>
+  int(67108864)
   ["output_overflow"]=>
   string(5) "close"
   ["subprotocols"]=>

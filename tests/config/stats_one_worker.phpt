@@ -46,8 +46,8 @@ var_dump($st2['messages_in'] - $st['messages_in'], $st2['bytes_in'] - $st['bytes
 echo "--- server\n", $srv->stop();
 ?>
 --EXPECT--
-keys: connections messages_in messages_out bytes_in bytes_out bus_dropped workers
-worker keys: worker pid connections messages_in messages_out bytes_in bytes_out bus_queue bus_dropped restarts started
+keys: connections messages_in messages_out bytes_in bytes_out bus_dropped receiving receive_refused workers
+worker keys: worker pid connections messages_in messages_out bytes_in bytes_out bus_queue bus_dropped receiving receive_refused restarts started
 entries: 1
 int(0)
 bool(true)
