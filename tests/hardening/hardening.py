@@ -13,6 +13,7 @@ Usage: hardening.py [name ...]      run the named tests (all by default), one li
 Env:   WS_PHP  command that runs PHP with the extension (default: php -d extension=<repo>/modules/websocket.so)
 """
 
+import json
 import os
 import selectors
 import socket
@@ -1004,6 +1005,134 @@ def _():
                 c.expect_eof(3.0)
             c.close()
         s.check_alive()
+
+
+# == 8. memory follows bytes received ==========================================================
+
+
+def server_stats(s, ctl):
+    """stats() of the lab server, asked over the open client `ctl`."""
+    mark = s.mark()
+    ctl.send_cmd(op="stats")
+    line = s.wait_line(r"^stats ", 3.0, start=mark, what="the stats line")
+    return json.loads(line[len("stats "):])
+
+
+def wait_receiving(s, ctl, want, seconds):
+    """Waits until the server holds `want` bytes of messages being received."""
+    deadline = time.monotonic() + seconds
+    while True:
+        got = server_stats(s, ctl)["receiving"]
+        if got == want:
+            return
+        if time.monotonic() > deadline:
+            raise Failure("the server holds %d bytes of partial messages, expected %d" % (got, want))
+        time.sleep(0.05)
+
+
+@test("memory_headers_announce_max", 60)
+def _():
+    """memory: under memory_limit=128M, 300 clients each announce a 16 MiB message (header and
+    10 bytes): nothing is allocated for the announcement, a normal client is served, RSS stays
+    bounded, and each message still arrives whole once its bytes come"""
+    # Allocating on announcement (16 MiB per header) ends the process with "Allowed memory size
+    # exhausted" after about 8 headers, dropping every client.
+    big = 16 * MiB
+    with Srv({"max_frame_size": big, "max_message_size": big},
+             ini={"memory_limit": "128M"}) as s:
+        ctl = open_client(s)
+        rss0 = s.rss_kib()
+        # The first one's message is sent whole later: its frame is made in full now.
+        payload = bytes(range(256)) * (big // 256)
+        frame = encode_frame(OP_BINARY, payload)
+        head = len(frame) - big
+        attackers = []
+        for i in range(300):
+            c = Client(s.port, ws=True)
+            c.send(frame[:head + 10] if i == 0 else encode_frame(OP_BINARY, b"x" * 10, length=big))
+            attackers.append(c)
+        time.sleep(0.5)
+        s.check_alive()
+        Client(s.port, ws=True).echo_ok(b"served while 300 x 16 MiB are announced")
+        held = server_stats(s, ctl)["receiving"]
+        check(held <= 300 * 256, "300 x 10 received bytes hold %d bytes of storage" % held)
+        grown = s.rss_kib() - rss0
+        check(s.sanitized() or grown < 24 * 1024, "RSS grew by %d KiB for 300 headers" % grown)
+        # Storage still grows to a whole message when its bytes do come.
+        one = attackers[0]
+        one.send(frame[head + 10:head + MiB])
+        time.sleep(0.2)
+        one.send(frame[head + MiB:])
+        with within(10.0):
+            one.expect_message(OP_BINARY, payload)
+        s.check_alive()
+
+
+@test("memory_receive_budget", 60)
+def _():
+    """memory: max_receive_memory=4 MiB: two clients half-way through 2 MiB messages hold it,
+    a third gets Close 1013 while small messages still flow; once a message is delivered its
+    room serves the next, and stats() counts the refusal"""
+    # Without a budget the third client is served and stats() has no receive figures.
+    size = 2 * MiB
+    with Srv({"max_receive_memory": 4 * MiB, "max_frame_size": 8 * MiB,
+              "max_message_size": 8 * MiB}) as s:
+        ctl = open_client(s)
+        payloads = {n: bytes([n]) * size for n in (1, 2, 3, 4)}
+        frames = {n: encode_frame(OP_BINARY, p) for n, p in payloads.items()}
+        cut = len(frames[1]) - size // 4  # all but the last 512 KiB
+        a, b = open_client(s), open_client(s)
+        a.send(frames[1][:cut])
+        b.send(frames[2][:cut])
+        wait_receiving(s, ctl, 2 * size, 5.0)
+        ctl.echo_ok(b"a small message while the budget is spent")
+        c = open_client(s)
+        c.send(frames[3][:cut])
+        with within(5.0):
+            c.expect_close(1013)
+        a.send(frames[1][cut:])
+        with within(5.0):
+            a.expect_message(OP_BINARY, payloads[1])
+        d = open_client(s)
+        d.send(frames[4])
+        with within(5.0):
+            d.expect_message(OP_BINARY, payloads[4])
+        b.send(frames[2][cut:])
+        with within(5.0):
+            b.expect_message(OP_BINARY, payloads[2])
+        st = server_stats(s, ctl)
+        check(st["receive_refused"] == 1, "stats() receive_refused is %r, expected 1"
+              % st.get("receive_refused"))
+        check(st["receiving"] == 0, "stats() receiving is %r after every message was delivered"
+              % st["receiving"])
+        s.check_alive()
+
+
+@test("memory_limit_not_fatal", 60)
+def _():
+    """memory: memory_limit=32M and a budget of 1 GiB: a message that grows toward the limit
+    gets Close 1013 instead of a fatal error, and the server keeps serving"""
+    # Without the check before each allocation, PHP's fatal "Allowed memory size exhausted"
+    # ends the process (already at the 200 MiB announcement when allocating on it).
+    with Srv({"max_receive_memory": 1024 * MiB, "max_frame_size": 256 * MiB,
+              "max_message_size": 256 * MiB}, ini={"memory_limit": "32M"}) as s:
+        if s.sanitized():
+            return  # USE_ZEND_ALLOC=0: PHP enforces no memory_limit
+        c = open_client(s)
+        c.send(encode_frame(OP_BINARY, b"", length=200 * MiB))
+        chunk = b"\0" * MiB  # masked with the key of encode_frame: any bytes will do
+        sent = 0
+        c.sock.setblocking(True)
+        try:
+            while sent < 40 * MiB:
+                c.sock.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass  # the server has closed its side
+        with within(5.0):
+            c.expect_close(1013)
+        s.check_alive()
+        Client(s.port, ws=True).echo_ok(b"served after the refusal")
 
 
 if __name__ == "__main__":

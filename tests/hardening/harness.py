@@ -80,10 +80,11 @@ class Srv:
     """tests/hardening/server.php with a config and a mode. `prefix` goes before the php command
     (e.g. prlimit); it must exec php so that self.pid is the server itself. Another suite can
     run its own `script` (called as `script JSON MODE *args`) with its own readiness line
-    `ready` (a regex whose group 1 is the port)."""
+    `ready` (a regex whose group 1 is the port). `ini` ({"memory_limit": "128M"}) sets php.ini
+    values with -d."""
 
     def __init__(self, config=None, mode="lab", prefix=(), ready_timeout=10.0, script=None,
-                 args=(), ready=READY):
+                 args=(), ready=READY, ini=None):
         self.config = dict(config or {})
         self.mode = mode
         self.prefix = list(prefix)
@@ -91,6 +92,7 @@ class Srv:
         self.script = script or os.path.join(HERE, "server.php")
         self.args = [str(a) for a in args]
         self.ready = ready
+        self.ini = ["-d%s=%s" % kv for kv in (ini or {}).items()]
         self.proc = None
         self.port = None
         self.lines = []  # (monotonic time, line)
@@ -100,7 +102,7 @@ class Srv:
 
     def start(self):
         self.errlog = tempfile.TemporaryFile()
-        cmd = self.prefix + php_command() + [self.script, json.dumps(self.config),
+        cmd = self.prefix + php_command() + self.ini + [self.script, json.dumps(self.config),
                                              self.mode] + self.args
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=self.errlog,

@@ -174,6 +174,9 @@ final class Lab extends WebsocketServer
                     }
                 }, true);
                 break;
+            case 'stats':
+                out('stats ' . json_encode($this->stats()));
+                break;
             case 'ping':
                 $conn = $this->getConnection($target);
                 out("ping $target " . ($conn && $conn->ping('p') ? 1 : 0));
