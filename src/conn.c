@@ -84,6 +84,49 @@ static void check_alive(ws_conn *c)
 	ws_conn_keepalive(c);
 }
 
+/* How often a closing connection that still holds bytes for its peer is looked at: 8 times per
+ * close_timeout, so whether the peer took any is known to within an eighth of it. Flushes alone
+ * cannot tell: the kernel takes more only once the peer has freed a good part of a send buffer
+ * that holds seconds of a slow reader (up to 4 MiB on Linux), and nothing after our Close. */
+static uint32_t close_look_ms(const ws_conn *c)
+{
+	uint32_t look = c->env->limits->close_timeout_ms / 8;
+	return look ? look : 1;
+}
+
+void ws_conn_start_closing(ws_conn *c)
+{
+	if (c->state == WS_CONN_CLOSING)
+		return; /* the deadline runs already: a second reason to close does not extend it */
+	c->state = WS_CONN_CLOSING;
+	c->close_progress_ms = (uint32_t)ws_loop_now_ms(c->env->loop);
+	c->close_unsent = ws_net_unsent(c->io.fd);
+	ws_conn_set_timer(c, close_look_ms(c));
+}
+
+/* The close deadline of a closing connection: the peer must take some of what we still hold
+ * for it (queued, or in the kernel's send queue) within every close_timeout, and answer our
+ * Close, the last thing queued, within close_timeout of having taken it. Otherwise it is cut
+ * with a reset: the kernel would keep its unsent bytes and retransmit them for minutes. */
+static void check_closing(ws_conn *c)
+{
+	uint32_t now = (uint32_t)ws_loop_now_ms(c->env->loop);
+	uint32_t timeout = c->env->limits->close_timeout_ms;
+	uint32_t unsent = ws_net_unsent(c->io.fd);
+	if (unsent != c->close_unsent) {
+		c->close_unsent = unsent;
+		c->close_progress_ms = now;
+	}
+	uint32_t quiet = now - c->close_progress_ms;
+	if (quiet >= timeout) {
+		ws_net_reset_on_close(c->io.fd);
+		ws_conn_finish(c);
+		return;
+	}
+	uint32_t wait = timeout - quiet, look = close_look_ms(c);
+	ws_conn_set_timer(c, (c->out_count || unsent) && wait > look ? look : wait);
+}
+
 void ws_conn_expire(ws_wheel *w, ws_wheel_node *n, void *arg)
 {
 	(void)w;
@@ -91,9 +134,10 @@ void ws_conn_expire(ws_wheel *w, ws_wheel_node *n, void *arg)
 	ws_conn *c = (ws_conn *)(void *)((char *)n - offsetof(ws_conn, timer));
 	if (c->state == WS_CONN_OPEN)
 		check_alive(c);
+	else if (c->state == WS_CONN_CLOSING)
+		check_closing(c);
 	else
-		ws_conn_finish(c); /* handshake too slow (slowloris), Close not answered, or EOF not
-		                      sent after our FIN */
+		ws_conn_finish(c); /* handshake too slow (slowloris), or EOF not sent after our FIN */
 }
 
 /* ---- output ---- */
@@ -255,6 +299,8 @@ void ws_conn_flush(ws_conn *c)
 		}
 		size_t left = (size_t)w;
 		c->out_bytes -= left;
+		if (c->state == WS_CONN_CLOSING)
+			c->close_progress_ms = (uint32_t)ws_loop_now_ms(c->env->loop);
 		ws_stat_add(&c->env->stats->bytes_out, left);
 		while (left) {
 			ws_chunk *ch = c->out[c->out_head];
@@ -357,9 +403,10 @@ static void fail(ws_conn *c, uint16_t code)
 		ws_conn_finish(c);
 		return;
 	}
-	c->state = WS_CONN_CLOSING;
+	ws_conn_start_closing(c);
 	c->shutdown_after_flush = true;
-	ws_conn_set_timer(c, c->env->limits->close_timeout_ms);
+	if (!c->pending) /* our Close may have left already: shut down now */
+		c->env->want_flush(c->env->server, c);
 }
 
 int ws_conn_close(ws_conn *c, uint16_t code, const char *reason, size_t reason_len)
@@ -370,13 +417,10 @@ int ws_conn_close(ws_conn *c, uint16_t code, const char *reason, size_t reason_l
 	}
 	if (c->state != WS_CONN_OPEN)
 		return WS_ECLOSED;
-	c->state = WS_CONN_CLOSING;
-	if (queue_close(c, code, reason, reason_len) < 0) {
-		ws_conn_finish(c);
-		return 0;
-	}
 	/* Wait for the peer's Close; its absence is bounded by the close timeout. */
-	ws_conn_set_timer(c, c->env->limits->close_timeout_ms);
+	ws_conn_start_closing(c);
+	if (queue_close(c, code, reason, reason_len) < 0)
+		ws_conn_finish(c);
 	return 0;
 }
 
@@ -405,8 +449,8 @@ static int admit(ws_conn *c)
 		return 0;
 	if (lim->overflow_rejects)
 		return WS_ETOOBIG;
-	/* Close with 1008 behind what is queued; the close timeout bounds a reader that never
-	 * takes it. The owner hears of it from the loop, not from inside this send. */
+	/* Close with 1008 behind what is queued; the close timeout bounds a reader that stops
+	 * taking it. The owner hears of it from the loop, not from inside this send. */
 	ws_conn_close(c, WS_CLOSE_POLICY, "output buffer full", 18);
 	c->overflowed = true;
 	if (!c->pending)
@@ -592,10 +636,9 @@ static void handle_close_frame(ws_conn *c, const uint8_t *payload, size_t len)
 	}
 	/* Both Close frames are exchanged: the server closes the TCP connection first
 	 * (RFC 6455 7.1.1) once ours is written. */
-	c->state = WS_CONN_CLOSING;
+	ws_conn_start_closing(c);
 	c->read_paused = true;
 	c->shutdown_after_flush = true;
-	ws_conn_set_timer(c, c->env->limits->close_timeout_ms);
 	if (!c->pending)
 		c->env->want_flush(c->env->server, c);
 }

@@ -162,8 +162,8 @@ struct ws_conn {
 	ws_utf8 utf8;       /* of the text message being received */
 	char *close_reason; /* the peer's Close reason, when it gave one */
 	/* The one deadline, by state: HANDSHAKE its timeout, OPEN the next keep-alive check (only
-	 * with idle_timeout_ms or ping_interval_ms), CLOSING the close timeout, LINGER the wait
-	 * for the peer's EOF. */
+	 * with idle_timeout_ms or ping_interval_ms), CLOSING the close timeout (see
+	 * close_progress_ms), LINGER the wait for the peer's EOF. */
 	ws_wheel_node timer;
 	ws_tls *tls; /* wss://: the session, or NULL for plain TCP */
 	ws_buf in;   /* unparsed input carried between reads (partial heads/headers) */
@@ -186,6 +186,9 @@ struct ws_conn {
 	/* output queue: a ring of chunk references; the first is written from out_off */
 	ws_chunk **out;
 	uint32_t out_head, out_count, out_cap;
+	/* CLOSING: the loop time (32 bits, as last_read_ms) the peer was last seen taking bytes
+	 * (a flush wrote some, or the kernel's unsent count changed), or CLOSING began. */
+	uint32_t close_progress_ms;
 	size_t out_off;
 	size_t out_bytes;
 	/* links */
@@ -196,6 +199,9 @@ struct ws_conn {
 	void *user;            /* the binding's object */
 	char remote_ip[WS_NET_ADDR_MAX];
 	int remote_port;
+	/* CLOSING: the kernel's unsent bytes (ws_net_unsent) at the last look. Here, in what was
+	 * padding: the struct keeps its size. */
+	uint32_t close_unsent;
 };
 
 /* Creates a connection for an accepted socket and starts reading; with tls, the TLS handshake

@@ -12,7 +12,11 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/sockios.h>
+#endif
 
 static int set_flags(int fd)
 {
@@ -122,6 +126,24 @@ ssize_t ws_net_writev(int fd, const struct iovec *iov, int iovcnt)
 			continue;
 		return errno == EAGAIN || errno == EWOULDBLOCK ? WS_EAGAIN : WS_ESYS;
 	}
+}
+
+uint32_t ws_net_unsent(int fd)
+{
+	int n = 0;
+#ifdef __linux__
+	if (ioctl(fd, SIOCOUTQ, &n) < 0)
+		n = 0;
+#else
+	(void)fd;
+#endif
+	return n > 0 ? (uint32_t)n : 0;
+}
+
+void ws_net_reset_on_close(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
 int ws_net_local_port(int fd)

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -30,6 +31,16 @@ ssize_t ws_net_read(int fd, void *buf, size_t len);
 
 /* Writes from iov (at most IOV_MAX entries). Returns bytes written (>= 0), WS_EAGAIN or WS_ESYS. */
 ssize_t ws_net_writev(int fd, const struct iovec *iov, int iovcnt);
+
+/* Bytes the kernel still holds for the peer on a connected TCP socket: written but not yet
+ * acknowledged (Linux: SIOCOUTQ). 0 when nothing is held, on failure, and where the system
+ * cannot tell. */
+uint32_t ws_net_unsent(int fd);
+
+/* Makes the next close(2) of fd reset the connection (SO_LINGER 0): the kernel discards what
+ * it still holds to send at once and answers with RST, instead of keeping the bytes (and the
+ * socket) to deliver them behind a FIN. */
+void ws_net_reset_on_close(int fd);
 
 /* The local port a socket is bound to, or -1. */
 int ws_net_local_port(int fd);

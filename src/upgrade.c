@@ -34,9 +34,8 @@ static void respond(ws_conn *c, int status, const char *headers, size_t headers_
 		return;
 	}
 	c->read_paused = true;
-	c->state = WS_CONN_CLOSING;
+	ws_conn_start_closing(c);
 	c->shutdown_after_flush = true;
-	ws_conn_set_timer(c, c->env->limits->close_timeout_ms);
 }
 
 void ws_conn_reject(ws_conn *c, int status, const char *body, size_t body_len)

@@ -26,6 +26,7 @@ from harness import (MiB, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEX
                      Client, Failure, Srv, check, close_code, close_payload, encode_frame, main,
                      open_client, recv_until_close, register_pid, tcp_queues, test,
                      upgrade_request, within)
+import wsraw  # noqa: E402  (tests/conformance, on the path through harness)
 
 
 def expect_http(c, status, what):
@@ -1133,6 +1134,161 @@ def _():
             c.expect_close(1013)
         s.check_alive()
         Client(s.port, ws=True).echo_ok(b"served after the refusal")
+
+
+# == 9. closing: the close timeout and slow readers =============================================
+
+
+def paced(c, rate):
+    """Makes every later read of c take at most 16 KiB and keep to `rate` bytes a second on
+    average (a slow reader); returns a function giving the bytes read so far."""
+    t0 = time.monotonic()
+    got = [0]
+
+    def fill(what):
+        ahead = t0 + got[0] / rate - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+        c.sock.settimeout(max(0.01, wsraw.remaining()))
+        try:
+            chunk = c.sock.recv(16384)
+        except socket.timeout:
+            raise Failure("timed out waiting for %s after %d bytes" % (what, got[0]))
+        except OSError as e:
+            raise Failure("%s after %d bytes while waiting for %s" % (e, got[0], what))
+        if not chunk:
+            c.eof = True
+            raise Failure("TCP closed after %d bytes while waiting for %s" % (got[0], what))
+        got[0] += len(chunk)
+        c.buf += chunk
+
+    c._fill = fill
+    return lambda: got[0]
+
+
+def end_of(c, seconds):
+    """Reads c (at full speed, anything that still comes is counted) until the server ends TCP;
+    returns ("reset" | "eof", monotonic time, bytes read), or Failure after `seconds`."""
+    end = time.monotonic() + seconds
+    n = len(c.buf)
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise Failure("the server did not end TCP within %.1f s (%d bytes read)" % (seconds, n))
+        c.sock.settimeout(left)
+        try:
+            chunk = c.sock.recv(1 << 20)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            return "reset", time.monotonic(), n
+        if not chunk:
+            return "eof", time.monotonic(), n
+        n += len(chunk)
+
+
+@test("close_slow_reader", 40)
+def _():
+    """closing: a reader at 1 MB/s with MiBs queued when the server closes (1008, output
+    overflow) gets every accepted message and then its Close 1008, although reading takes over
+    twice close_timeout: the timeout counts from when the Close has been written"""
+    # When the close timeout counts from when the Close is queued, the reader is cut after
+    # close_timeout mid-frame and sees TCP close without a Close frame (1006).
+    timeout = 1.0
+    with Srv({"max_output_buffer": 2 * MiB, "close_timeout": timeout}) as s:
+        other = open_client(s)
+        slow = open_client(s, rcvbuf=16384)
+        slow.send_cmd(op="flood", size=65536, every=0.005, per_tick=2, count=100)
+        s.wait_line(r"^error %d .*max_output_buffer" % slow.id, 10.0,
+                    what="the overflow (error event) of the flooded client")
+        done = s.wait_line(r"^flood_done %d " % slow.id, 5.0)
+        accepted = int(done.split()[3])
+        check(accepted * 65536 > 2 * MiB, "only %d messages accepted" % accepted)
+        t0 = time.monotonic()
+        read = paced(slow, 1e6)
+        with within(30.0):
+            msgs, close = recv_until_close(slow, "queued messages then Close 1008")
+        took = time.monotonic() - t0
+        got = [number_of(m.payload) for m in msgs]
+        check(got == list(range(accepted)), "got %d messages (first gap at %s), %d accepted" % (
+            len(got), next((i for i, n in enumerate(got) if n != i), None), accepted))
+        check(close_code(close) == 1008, "expected Close 1008, got %r" % close)
+        check(took > 2 * timeout, "reading %d bytes took only %.1f s: the test does not read "
+              "slowly enough to outlast close_timeout" % (read(), took))
+        slow.answer_close(close)
+        slow.expect_eof(3.0)
+        s.wait_line(r"^close %d 1008 " % slow.id, 3.0, what="onClose 1008 of the slow reader")
+        other.echo_ok(b"after the slow close")
+        s.check_alive()
+
+
+@test("close_stalled_reader_reset", 30)
+def _():
+    """closing: a reader that takes nothing after close() with 6 MiB queued is cut after
+    close_timeout with a reset: the server's socket is gone at once, the client sees
+    ECONNRESET; the server serves others"""
+    # Closed with a FIN instead, the kernel keeps the unsent bytes in an orphaned socket and
+    # retransmits them for minutes; without any deadline while output is queued the connection
+    # is never cut.
+    timeout = 1.0
+    with Srv({"close_timeout": timeout}) as s:
+        other = open_client(s)
+        slow = open_client(s, rcvbuf=16384)
+        m = s.mark()
+        other.send_cmd(op="fill", target=slow.id, size=65536, count=96)
+        s.wait_line(r"^filled %d 96 " % slow.id, 5.0, start=m)
+        time.sleep(0.3)
+        other.send_cmd(op="close", target=slow.id, code=1000)
+        t0, _ = s.wait_time(r"^closed %d$" % slow.id, 3.0, start=m)
+        t1, line = s.wait_time(r"^close %d " % slow.id, timeout + 3.0, start=m,
+                               what="onClose of the reader that takes nothing")
+        check(line.split()[2] == "1006", "expected onClose 1006, got %r" % line)
+        check(timeout - 0.1 <= t1 - t0 <= timeout + 1.0,
+              "cut %.2f s after close(); close_timeout is %.1f s" % (t1 - t0, timeout))
+        end = time.monotonic() + 1.0
+        while tcp_queues(s.port, slow.local_port) is not None and time.monotonic() < end:
+            time.sleep(0.05)
+        q = tcp_queues(s.port, slow.local_port)
+        check(q is None, "1 s after the cut the server's socket is still there with %d bytes "
+              "unsent: closed with FIN, not reset" % (q[0] if q else 0))
+        how, _, n = end_of(slow, 5.0)
+        check(how == "reset", "the client saw a clean EOF after %d bytes, not a reset" % n)
+        other.echo_ok(b"after the reset")
+        Client(s.port, ws=True).echo_ok()
+        s.check_alive()
+
+
+@test("close_timeout_from_sent", 30)
+def _():
+    """closing: a client that reads our Close late (1.2 s after close(), close_timeout 2 s) and
+    never answers is cut close_timeout after it got the Close, not after close(), with a reset"""
+    # When the timeout counts from when the Close is queued, the cut comes 0.8 s after the
+    # client got the Close.
+    timeout = 2.0
+    with Srv({"close_timeout": timeout}) as s:
+        other = open_client(s)
+        slow = open_client(s, rcvbuf=16384)
+        m = s.mark()
+        other.send_cmd(op="fill", target=slow.id, size=65536, count=16)
+        s.wait_line(r"^filled %d 16 " % slow.id, 5.0, start=m)
+        other.send_cmd(op="close", target=slow.id, code=1000, reason="bye")
+        t0, _ = s.wait_time(r"^closed %d$" % slow.id, 3.0, start=m)
+        time.sleep(max(0.0, t0 + 1.2 - time.monotonic()))
+        with within(5.0):
+            msgs, close = recv_until_close(slow, "the queued messages then Close 1000")
+        t1 = time.monotonic()
+        check(len(msgs) == 16 and close_code(close) == 1000,
+              "expected 16 messages and Close 1000, got %d and %r" % (len(msgs), close))
+        check(t1 - t0 < timeout, "reading took until %.2f s after close()" % (t1 - t0))
+        how, t2, n = end_of(slow, timeout + 3.0)
+        check(n == 0, "%d bytes after the Close frame" % n)
+        check(timeout - 0.1 <= t2 - t1 <= timeout + 1.0,
+              "cut %.2f s after the client read the Close (%.2f s after close()); close_timeout "
+              "is %.1f s" % (t2 - t1, t2 - t0, timeout))
+        check(how == "reset", "the unanswered close ended with a FIN, not a reset")
+        s.wait_line(r"^close %d 1006 " % slow.id, 3.0, start=m, what="onClose 1006")
+        other.echo_ok(b"after the unanswered close")
+        s.check_alive()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh - the hardening suite: limits, output overflow, backpressure, timeouts (slowloris,
 # idle, ping), no data loss (also across a graceful stop), faults (RST, EPIPE, EMFILE, callbacks
-# that stop or close while iterating), allowed_origins, and a bounded stress run (stress.py).
+# that stop or close while iterating), allowed_origins, closing (slow readers and the close
+# timeout), and a bounded stress run (stress.py).
 # Each test runs in its own process with a hard timeout; prints `ok   name` or `FAIL name: why`
 # per test and `N passed, N failed`; exits non-zero on failure. Arguments select tests by
 # substring. Works from any cwd.

@@ -238,6 +238,13 @@ final class Lab extends WebsocketServer
                 $ok = $c->send(str_repeat('B', $cmd['size']), true);
                 out("big $c->id " . ($ok ? 1 : 0));
                 break;
+            case 'close':
+                // close() on `target` with `code` (default 1000); prints "closed ID" right
+                // after, when the Close is queued.
+                $conn = $this->getConnection($target);
+                $conn?->close($cmd['code'] ?? 1000, $cmd['reason'] ?? '');
+                out("closed $target");
+                break;
             case 'stop':
                 out('stop called');
                 $this->stop();
