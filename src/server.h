@@ -27,6 +27,8 @@ typedef struct ws_server_config {
 	uint32_t ping_interval_ms;       /* 0: off */
 	size_t max_connections;          /* beyond it: 503 */
 	size_t max_connections_per_ip;   /* 0: off; beyond it: 429 */
+	size_t max_handshakes;           /* 0: off; beyond it the oldest handshake is dropped */
+	size_t max_handshakes_per_ip;    /* 0: off; beyond it: 429 */
 	size_t max_output_bytes;         /* 0: no limit */
 	bool overflow_rejects;           /* see ws_conn_limits */
 	const char *const *subprotocols; /* copied */
