@@ -1,6 +1,7 @@
-/* server.c - see server.h. Connections are kept in a doubly linked list (iteration, broadcast)
- * and in an open-addressing table keyed by id (send to an id in O(1)). Queued output is
- * flushed in the loop's prepare hook, so all frames queued for a connection during one turn
+/* server.c - see server.h. Connections are kept in a doubly linked list (iteration, broadcast;
+ * open ones first, then pending handshakes oldest first, so the one to drop under a flood is
+ * found in O(1)) and in an open-addressing table keyed by id (send to an id in O(1)). Queued output
+ * is flushed in the loop's prepare hook, so all frames queued for a connection during one turn
  * leave in one writev; finished connections are freed in the check hook, after the turn's
  * callbacks have returned. */
 #ifndef _GNU_SOURCE
@@ -131,7 +132,7 @@ static void ip_add(ws_server *s, ws_conn *c, ip_count *e)
 	c->ip_counted = true;
 }
 
-/* Counts a new connection from c's address. Returns 0, or the refusal's reason when that
+/* Counts a new connection from c's address. Returns NULL, or the refusal's reason when that
  * address is at a limit (or the table is out of memory). */
 static const char *ip_admit(ws_server *s, ws_conn *c)
 {
