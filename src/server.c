@@ -1,6 +1,7 @@
-/* server.c - see server.h. Connections are kept in a doubly linked list (iteration, broadcast)
- * and in an open-addressing table keyed by id (send to an id in O(1)). Queued output is
- * flushed in the loop's prepare hook, so all frames queued for a connection during one turn
+/* server.c - see server.h. Connections are kept in a doubly linked list (iteration, broadcast;
+ * open ones first, then pending handshakes oldest first, so the one to drop under a flood is
+ * found in O(1)) and in an open-addressing table keyed by id (send to an id in O(1)). Queued output
+ * is flushed in the loop's prepare hook, so all frames queued for a connection during one turn
  * leave in one writev; finished connections are freed in the check hook, after the turn's
  * callbacks have returned. */
 #ifndef _GNU_SOURCE
@@ -106,39 +107,111 @@ static size_t ip_hash(const char *ip, size_t buckets)
 	return h & (buckets - 1);
 }
 
-/* Counts a new connection from c's address; false when that address is at its limit. */
-static bool ip_admit(ws_server *s, ws_conn *c)
+/* The entry of c's address, created when missing (NULL without memory). */
+static ip_count *ip_entry(ws_server *s, const ws_conn *c)
 {
 	ip_count **slot = &s->ips[ip_hash(c->remote_ip, s->ip_buckets)];
 	ip_count *e = *slot;
 	while (e && strcmp(e->ip, c->remote_ip) != 0)
 		e = e->next;
-	if (!e) {
-		e = ws_calloc(1, sizeof(*e));
-		if (!e)
-			return false;
+	if (!e && (e = ws_calloc(1, sizeof(*e))) != NULL) {
 		memcpy(e->ip, c->remote_ip, sizeof(e->ip));
 		e->next = *slot;
 		*slot = e;
 	}
-	if (e->count >= s->cfg.max_connections_per_ip)
-		return false;
-	e->count++;
-	c->ip_counted = true;
-	return true;
+	return e;
 }
 
-static void ip_release(ws_server *s, ws_conn *c)
+/* Counts c from its address: as a connection and as a pending handshake, for the limits that
+ * are set. Until it opens, c counts as pending (an adopted open one too: opening it, the
+ * handoff releases that count again). */
+static void ip_add(ws_server *s, ws_conn *c, ip_count *e)
+{
+	e->count += s->cfg.max_connections_per_ip ? 1 : 0;
+	e->pending += s->cfg.max_handshakes_per_ip ? 1 : 0;
+	c->ip_counted = true;
+}
+
+/* Counts a new connection from c's address. Returns NULL, or the refusal's reason when that
+ * address is at a limit (or the table is out of memory). */
+static const char *ip_admit(ws_server *s, ws_conn *c)
+{
+	static const char conns[] = "Too many connections from your address.\n";
+	static const char handshakes[] = "Too many pending handshakes from your address.\n";
+	ip_count *e = ip_entry(s, c);
+	if (!e)
+		return conns;
+	if (s->cfg.max_connections_per_ip && e->count >= s->cfg.max_connections_per_ip)
+		return conns;
+	if (s->cfg.max_handshakes_per_ip && e->pending >= s->cfg.max_handshakes_per_ip)
+		return handshakes;
+	ip_add(s, c, e);
+	return NULL;
+}
+
+/* Takes c's counts off its address (pending: if it never opened; opening it took that one)
+ * and forgets the address when nothing counts it any more. */
+static void ip_release(ws_server *s, ws_conn *c, bool opening)
 {
 	ip_count **pp = &s->ips[ip_hash(c->remote_ip, s->ip_buckets)];
 	while (*pp && strcmp((*pp)->ip, c->remote_ip) != 0)
 		pp = &(*pp)->next;
-	if (*pp && --(*pp)->count == 0) {
-		ip_count *e = *pp;
+	ip_count *e = *pp;
+	if (!e)
+		return;
+	if (s->cfg.max_handshakes_per_ip && !c->opened)
+		e->pending--;
+	if (s->cfg.max_handshakes_per_ip && opening)
+		e->pending--;
+	if (s->cfg.max_connections_per_ip && !opening)
+		e->count--;
+	/* Counted only as a handshake, an open connection no longer needs its entry. */
+	c->ip_counted = opening && s->cfg.max_connections_per_ip;
+	if (!e->count && !e->pending) {
 		*pp = e->next;
 		ws_free(e);
 	}
-	c->ip_counted = false;
+}
+
+/* ---- the connection list: open ones first, then pending ones, oldest first ---- */
+
+static void list_unlink(ws_server *s, ws_conn *c)
+{
+	if (c == s->first_pending)
+		s->first_pending = c->next;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		s->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Inserts c before `at`, or at the tail when at is NULL. */
+static void list_insert(ws_server *s, ws_conn *c, ws_conn *at)
+{
+	c->next = at;
+	c->prev = at ? at->prev : s->tail;
+	if (c->prev)
+		c->prev->next = c;
+	else
+		s->head = c;
+	if (at)
+		at->prev = c;
+	else
+		s->tail = c;
+}
+
+/* A new pending connection goes to the tail (the newest), or with `first` becomes the first to
+ * be dropped when room is needed. */
+static void list_add_pending(ws_server *s, ws_conn *c, bool first)
+{
+	list_insert(s, c, first ? s->first_pending : NULL);
+	if (first || !s->first_pending)
+		s->first_pending = c;
 }
 
 /* ---- callbacks from connections ---- */
@@ -153,28 +226,28 @@ static void conn_want_flush(void *server, ws_conn *c)
 
 static void conn_opened(void *server, ws_conn *c)
 {
-	(void)c;
 	ws_server *s = server;
 	ws_stat_set(&s->my->connections, ++s->num_open);
+	/* It joins the open ones, at the end of their part of the list: never to be evicted. */
+	ws_conn *at = s->first_pending == c ? c->next : s->first_pending;
+	list_unlink(s, c);
+	list_insert(s, c, at);
+	s->first_pending = at;
+	if (c->ip_counted)
+		ip_release(s, c, true);
 }
 
 static void conn_done(void *server, ws_conn *c)
 {
 	ws_server *s = server;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
+	list_unlink(s, c);
 	s->num_conns--;
 	if (c->opened)
 		ws_stat_set(&s->my->connections, --s->num_open);
 	if (c->rooms.count)
 		ws_rooms_leave_all(s->rooms, &c->rooms);
 	if (c->ip_counted)
-		ip_release(s, c);
+		ip_release(s, c, false);
 	id_remove(s, c->id);
 	if (s->num_dead == s->cap_dead) {
 		size_t cap = s->cap_dead ? s->cap_dead * 2 : 64;
@@ -235,12 +308,48 @@ static void free_dead(ws_loop *loop, void *arg)
 
 int ws_server_link(ws_server *s, ws_conn *c)
 {
-	c->next = s->head;
-	if (s->head)
-		s->head->prev = c;
-	s->head = c;
+	list_add_pending(s, c, false);
 	s->num_conns++;
+	ip_count *e = s->ips ? ip_entry(s, c) : NULL;
+	if (e)
+		ip_add(s, c, e); /* handed over: counted, even beyond a limit */
 	return id_insert(s, c);
+}
+
+/* Makes room for c, just accepted, within max_connections and max_handshakes by dropping the
+ * oldest pending connections, without an answer: a flood of connections that never finish
+ * their request (or hold a refusal open) then cannot lock out a client that does. Open
+ * connections are never dropped, and c itself is not. Returns false when there is no room. */
+static bool make_room(ws_server *s, ws_conn *c)
+{
+	size_t max_pending = s->cfg.max_handshakes ? s->cfg.max_handshakes : SIZE_MAX;
+	while (s->num_conns > s->cfg.max_connections || s->num_conns - s->num_open > max_pending) {
+		if (s->first_pending == c)
+			return false;
+		ws_conn_abort(s->first_pending);
+	}
+	return true;
+}
+
+/* A new connection: counted, placed and given room, or refused (a refusal is the first to be
+ * dropped when room is needed, so refusing one never costs another client its handshake). */
+static void admit(ws_server *s, ws_conn *c)
+{
+	static const char full[] = "Too many connections.\n";
+	const char *refusal = s->ips ? ip_admit(s, c) : NULL;
+	list_add_pending(s, c, refusal != NULL);
+	s->num_conns++;
+	if (id_insert(s, c) < 0) {
+		ws_conn_abort(c);
+		return;
+	}
+	bool room = make_room(s, c);
+	if (!room && refusal)
+		ws_conn_abort(c); /* no room even to answer it */
+	else if (!room)
+		ws_conn_reject(c, 503, full, sizeof(full) - 1);
+	else if (refusal)
+		ws_conn_reject(c, 429, refusal, strlen(refusal));
 }
 
 static void on_accept(ws_loop *loop, ws_io *io, unsigned events);
@@ -294,15 +403,7 @@ static void on_accept(ws_loop *loop, ws_io *io, unsigned events)
 			close(fd);
 			continue;
 		}
-		if (ws_server_link(s, c) < 0) {
-			ws_conn_abort(c);
-		} else if (s->num_conns > s->cfg.max_connections) {
-			static const char full[] = "Too many connections.\n";
-			ws_conn_reject(c, 503, full, sizeof(full) - 1);
-		} else if (s->cfg.max_connections_per_ip && !ip_admit(s, c)) {
-			static const char busy[] = "Too many connections from your address.\n";
-			ws_conn_reject(c, 429, busy, sizeof(busy) - 1);
-		}
+		admit(s, c);
 	}
 }
 
@@ -385,7 +486,7 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	s->subprotocols = dup_list(cfg->subprotocols, cfg->num_subprotocols);
 	s->origins = dup_list(cfg->allowed_origins, cfg->num_allowed_origins);
 	bool ok = s->host && s->subprotocols && s->origins;
-	if (ok && cfg->max_connections_per_ip) {
+	if (ok && (cfg->max_connections_per_ip || cfg->max_handshakes_per_ip)) {
 		s->ips = ws_calloc(1024, sizeof(*s->ips));
 		ok = s->ips != NULL;
 		s->ip_buckets = ok ? 1024 : 0;

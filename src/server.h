@@ -25,8 +25,10 @@ typedef struct ws_server_config {
 	uint32_t shutdown_timeout_ms;
 	uint32_t idle_timeout_ms;        /* 0: off */
 	uint32_t ping_interval_ms;       /* 0: off */
-	size_t max_connections;          /* beyond it: 503 */
+	size_t max_connections;          /* beyond it: the oldest pending one goes, or 503 */
 	size_t max_connections_per_ip;   /* 0: off; beyond it: 429 */
+	size_t max_handshakes;           /* 0: off; beyond it the oldest handshake is dropped */
+	size_t max_handshakes_per_ip;    /* 0: off; beyond it: 429 */
 	size_t max_output_bytes;         /* 0: no limit */
 	size_t max_receive_bytes;        /* receive budget of the process (see conn.h); 0: none */
 	bool overflow_rejects;           /* see ws_conn_limits */
@@ -145,7 +147,8 @@ int ws_server_set_worker(ws_server *s, const ws_worker_env *w, ws_err *err);
 /* Open connections (handshake completed, not closing). */
 size_t ws_server_count(const ws_server *s);
 
-/* Iterates over every connection that has not finished: first, then next until NULL. */
+/* Iterates over every connection that has not finished: first, then next until NULL. Open
+ * connections come first, in the order they opened, then those still in their handshake. */
 ws_conn *ws_server_first(ws_server *s);
 ws_conn *ws_server_next(ws_conn *c);
 

@@ -16,7 +16,8 @@
 
 typedef struct ip_count {
 	struct ip_count *next;
-	uint32_t count;
+	uint32_t count;   /* connections, when max_connections_per_ip is set */
+	uint32_t pending; /* handshakes, when max_handshakes_per_ip is set */
 	char ip[WS_NET_ADDR_MAX];
 } ip_count;
 
@@ -45,14 +46,18 @@ struct ws_server {
 	ws_timer *accept_timer;
 	ws_timer *stop_timer;
 	int reserve_fd; /* spent to accept and refuse a connection when descriptors run out */
-	ip_count **ips; /* connections per remote address, when max_connections_per_ip is set */
+	ip_count *
+	    *ips; /* per remote address, when max_connections_per_ip or _handshakes_per_ip is set */
 	size_t ip_buckets;
 	bool stopping;
 	bool running;
 	uint64_t next_seq;
-	ws_conn *head;    /* every connection not yet finished */
+	/* Every connection not yet finished: the open ones (handshake completed) first, then the
+	 * pending ones (still in the opening handshake, or being answered without an upgrade) from
+	 * first_pending to tail, oldest first, so the oldest is found in O(1) when one must go. */
+	ws_conn *head, *tail, *first_pending;
 	size_t num_conns; /* in that list */
-	size_t num_open;  /* of those, handshake completed */
+	size_t num_open;  /* of those, handshake completed (num_conns - num_open are pending) */
 	ws_conn *pending; /* connections with output to flush this turn */
 	ws_conn **dead;   /* finished, to free after the turn */
 	size_t num_dead, cap_dead;

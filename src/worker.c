@@ -346,6 +346,9 @@ static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *bod
 		c->frames.max_frame_bytes = s->limits.max_frame_bytes;
 	}
 	bool ok = ws_server_link(s, c) == 0;
+	/* Counted as open at once, so that the failures below finish it as one. */
+	if (state == WS_CONN_OPEN)
+		s->env.opened(s, c);
 	const uint8_t *p = body;
 	/* A message being received comes along; the rest of its frame is awaited as usual. */
 	if (ok && r->msg_len)
@@ -374,8 +377,6 @@ static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *bod
 		ws_conn_abort(c);
 		return;
 	}
-	if (state == WS_CONN_OPEN)
-		s->env.opened(s, c);
 	restore_rooms(s, c, p, r->rooms_len);
 	p += r->rooms_len;
 	/* A connection still in its handshake gets its user object when the request is whole. */

@@ -46,6 +46,8 @@ static const config_key keys[] = {
     {"ping_interval", KEY_SECONDS, 0, 86400, "30", NULL},
     {"max_connections", KEY_INT, 1, 10000000, "10000", NULL},
     {"max_connections_per_ip", KEY_INT, 0, 10000000, "0", NULL},
+    {"max_handshakes", KEY_INT, 0, 10000000, "1024", NULL},
+    {"max_handshakes_per_ip", KEY_INT, 0, 10000000, "128", NULL},
     {"max_output_buffer", KEY_INT, 1024, 1024 * 1024 * MIB, "8388608", NULL},
     {"max_receive_memory", KEY_INT, 0, 1024 * 1024 * MIB, "0", NULL},
     {"output_overflow", KEY_CHOICE, 0, 0, "close", "close|reject"},
@@ -578,6 +580,8 @@ zend_result php_ws_config_parse(php_ws_server *srv, HashTable *user)
 	cfg->ping_interval_ms = ms(get(srv, "ping_interval"));
 	cfg->max_connections = (size_t)Z_LVAL_P(get(srv, "max_connections"));
 	cfg->max_connections_per_ip = (size_t)Z_LVAL_P(get(srv, "max_connections_per_ip"));
+	cfg->max_handshakes = (size_t)Z_LVAL_P(get(srv, "max_handshakes"));
+	cfg->max_handshakes_per_ip = (size_t)Z_LVAL_P(get(srv, "max_handshakes_per_ip"));
 	cfg->max_output_bytes = (size_t)Z_LVAL_P(get(srv, "max_output_buffer"));
 	cfg->max_receive_bytes = receive_budget(srv);
 	cfg->overflow_rejects =

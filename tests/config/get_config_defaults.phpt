@@ -12,7 +12,7 @@ $c = (new WebsocketServer(['port' => 0, 'host' => '127.0.0.1', 'handshake_timeou
 var_dump($c['port'], $c['host'], $c['handshake_timeout'] == 2, $c['subprotocols'], $c['backlog']);
 ?>
 --EXPECT--
-array(25) {
+array(27) {
   ["host"]=>
   string(7) "0.0.0.0"
   ["port"]=>
@@ -49,6 +49,10 @@ array(25) {
   int(10000)
   ["max_connections_per_ip"]=>
   int(0)
+  ["max_handshakes"]=>
+  int(1024)
+  ["max_handshakes_per_ip"]=>
+  int(128)
   ["max_output_buffer"]=>
   int(8388608)
   ["max_receive_memory"]=>

@@ -91,6 +91,182 @@ def _():
         s.check_alive()
 
 
+HALF = b"GET / HTT"  # nine bytes of a request that never goes on
+
+
+def half_handshakes(port, sources, per_source, into):
+    """Opens per_source connections from each address of `sources` (round robin, so the oldest
+    come from every address alike) and sends each the first nine bytes of a request; appends
+    the sockets to `into` in the order the server accepts them."""
+    for _ in range(per_source):
+        for src in sources:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            into.append(s)
+            s.settimeout(3.0)
+            s.bind((src, 0))
+            s.connect(("127.0.0.1", port))
+            s.sendall(HALF)
+
+
+def dropped(socks, seconds=2.0):
+    """Indexes of the sockets the server ended (EOF or RST) within `seconds`; the others show
+    nothing to read in that time."""
+    sel = selectors.DefaultSelector()
+    for i, s in enumerate(socks):
+        sel.register(s, selectors.EVENT_READ, i)
+    gone = set()
+    end = time.monotonic() + seconds
+    while len(gone) < len(socks) and time.monotonic() < end:
+        for key, _ in sel.select(max(0.0, end - time.monotonic())):
+            try:
+                data = key.fileobj.recv(4096)
+            except OSError:
+                data = b""
+            check(not data, "a half-handshake got an answer: %r" % data[:40])
+            gone.add(key.data)
+            sel.unregister(key.fileobj)
+    sel.close()
+    return gone
+
+
+def close_all(socks):
+    for s in socks:
+        s.close()
+
+
+def legit_echo(s, what, seconds=1.0):
+    """A client from 127.0.0.1 upgrades and echoes within `seconds`."""
+    t0 = time.monotonic()
+    with within(seconds):
+        try:
+            c = Client(s.port, ws=True)
+            c.echo_ok(b"legit " + what.encode())
+        except Failure as e:
+            raise Failure("%s: %s" % (what, e))
+    c.close()
+    Client.all.remove(c)
+    return time.monotonic() - t0
+
+
+@test("limits_handshake_flood_one_host", 40)
+def _():
+    """limits: max_connections=600, 127.0.0.2 opens 1000 half-handshakes; a client from 127.0.0.1 upgrades and echoes throughout"""
+    # Without eviction the 601st connection and every later one gets 503 until the
+    # half-handshakes time out (handshake_timeout, 10 s).
+    with Srv({"max_connections": 600}) as s:
+        socks, errors = [], []
+
+        def attack():
+            try:
+                half_handshakes(s.port, ["127.0.0.2"], 1000, socks)
+            except OSError as e:
+                errors.append(e)
+
+        attacker = threading.Thread(target=attack, daemon=True)
+        attacker.start()
+        try:
+            n = 0
+            while attacker.is_alive() or n < 10:
+                if not attacker.is_alive():
+                    n += 1  # ten more once all 1000 were sent
+                legit_echo(s, "attempt %d (%d half-handshakes sent)" % (n, len(socks)))
+                time.sleep(0.02)
+            attacker.join(10.0)
+            check(not errors, "the attacker could not connect: %s" % errors[:1])
+            check(len(socks) == 1000, "the attacker opened %d of 1000" % len(socks))
+            s.check_alive()
+        finally:
+            attacker.join(10.0)
+            close_all(socks)
+
+
+@test("limits_handshake_flood_many_hosts", 40)
+def _():
+    """limits: max_handshakes=100, 59 addresses send 5 half-handshakes each (under max_handshakes_per_ip=8): a client is served and the oldest half-handshakes are the ones dropped"""
+    # Without max_handshakes all 295 stay pending until handshake_timeout: none is dropped.
+    with Srv({"max_handshakes": 100, "max_handshakes_per_ip": 8}) as s:
+        socks = []
+        try:
+            half_handshakes(s.port, ["127.0.0.%d" % i for i in range(2, 61)], 5, socks)
+            time.sleep(0.5)  # the server accepts them all
+            legit_echo(s, "client after 295 half-handshakes")
+            gone = dropped(socks)
+            # 195 made room for the newer ones, one more for the client.
+            check(len(gone) == 196, "%d of 295 half-handshakes dropped, expected 196" % len(gone))
+            check(gone == set(range(196)), "not the oldest were dropped: kept %s" %
+                  sorted(set(range(196)) - gone)[:10])
+            s.check_alive()
+        finally:
+            close_all(socks)
+
+
+@test("limits_handshake_flood_spares_open", 40)
+def _():
+    """limits: max_connections=100 with 90 clients open, then 400 half-handshakes from 8 addresses: every open client still echoes, a new one is served"""
+    # Without eviction the new client gets 503; evicting the oldest connection whatever its
+    # state would close the open clients, which are older than the flood.
+    with Srv({"max_connections": 100}) as s:
+        cs = [open_client(s) for _ in range(90)]
+        socks = []
+        try:
+            half_handshakes(s.port, ["127.0.0.%d" % i for i in range(2, 10)], 50, socks)
+            time.sleep(0.3)
+            legit_echo(s, "new client during the flood")
+            for i, c in enumerate(cs):
+                try:
+                    c.echo_ok(b"still here %d" % i)
+                except Failure as e:
+                    raise Failure("open client %d of 90 after the flood: %s" % (i + 1, e))
+            ids = {c.id for c in cs}
+            closed = [l for _, l in s.find(r"^close ") if int(l.split()[1]) in ids]
+            check(not closed, "open clients were closed: %r" % closed[:3])
+            check(len(dropped(socks, 1.0)) >= 300, "fewer than 300 of 400 half-handshakes "
+                  "were dropped with 10 slots left")
+            s.check_alive()
+        finally:
+            close_all(socks)
+
+
+@test("limits_handshakes_per_ip", 30)
+def _():
+    """limits: max_handshakes_per_ip=4, the 5th pending handshake from 127.0.0.2 gets 429 while 127.0.0.3 is served; a handshake that completes frees its place"""
+    # Without the limit the 5th gets 101.
+    with Srv({"max_handshakes_per_ip": 4}) as s:
+        socks = []
+        try:
+            half_handshakes(s.port, ["127.0.0.2"], 4, socks)
+            fifth = Client(s.port, source="127.0.0.2")
+            fifth.send(upgrade_request())
+            r = expect_http(fifth, 429, "5th pending handshake from 127.0.0.2")
+            check(b"handshakes" in (r.body or b""), "429 body %r" % r.body)
+            fifth.expect_eof(3.0)
+            other = Client(s.port, source="127.0.0.3", ws=True)
+            other.echo_ok(b"from 127.0.0.3")
+            check(not dropped(socks, 0.5), "the 4 pending handshakes were dropped")
+            # One of the four completes its request: 127.0.0.2 has a free place again.
+            socks[0].sendall(upgrade_request()[len(HALF):])
+            head = socks[0].recv(4096)
+            check(head.startswith(b"HTTP/1.1 101"), "completed handshake got %r" % head[:40])
+            again = Client(s.port, source="127.0.0.2", ws=True)
+            again.echo_ok(b"place freed by an upgrade")
+            # A new half-handshake takes that place back: the next one is refused again.
+            half_handshakes(s.port, ["127.0.0.2"], 1, socks)
+            time.sleep(0.2)
+            refused = Client(s.port, source="127.0.0.2")
+            refused.send(upgrade_request())
+            expect_http(refused, 429, "5th pending handshake from 127.0.0.2, again")
+            # Two give up: their places are free once the server has seen them go.
+            socks[1].close()
+            socks[2].close()
+            time.sleep(0.3)
+            for i in range(2):
+                c = Client(s.port, source="127.0.0.2", ws=True)
+                c.echo_ok(b"place freed by a disconnect %d" % i)
+            s.check_alive()
+        finally:
+            close_all(socks)
+
+
 @test("limits_max_header_size", 20)
 def _():
     """limits: max_header_size=1024, a larger request (whole or never ending) gets 431"""
@@ -532,7 +708,10 @@ def _():
     import subprocess
     timeout = 3.0
     procs = []
-    with Srv({"handshake_timeout": timeout, "max_connections": 12000, "backlog": 4096}) as s:
+    # Its 10000 trickling connections come from one address and must all wait for the
+    # timeout: the pending-handshake limits are off here.
+    with Srv({"handshake_timeout": timeout, "max_connections": 12000, "backlog": 4096,
+              "max_handshakes": 0, "max_handshakes_per_ip": 0}) as s:
         try:
             for _ in range(2):
                 p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--slowloris",
