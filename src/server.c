@@ -316,18 +316,37 @@ int ws_server_link(ws_server *s, ws_conn *c)
 	return id_insert(s, c);
 }
 
-/* Makes room for c, just accepted, within max_connections and max_handshakes by dropping the
- * oldest pending connections, without an answer: a flood of connections that never finish
+/* A handshake younger than this is never dropped to keep within max_handshakes: a burst of
+ * real clients (a load test, every browser reconnecting after a restart) passes, up to
+ * max_connections; one that has waited this long is taken for a slow one. */
+#define HANDSHAKE_GRACE_MS 1000
+
+/* Pending for at least HANDSHAKE_GRACE_MS, or already answered (a refusal or an HTTP reply,
+ * waiting for the client to go). */
+static bool stale(ws_server *s, const ws_conn *c)
+{
+	if (c->state != WS_CONN_HANDSHAKE)
+		return true;
+	uint64_t accepted = c->timer.due_ms - s->limits.handshake_timeout_ms;
+	return ws_loop_now_ms(s->loop) - accepted >= HANDSHAKE_GRACE_MS;
+}
+
+/* Makes room for c, just accepted, by dropping the oldest pending connections without an
+ * answer: any of them when the total would pass max_connections, and those past their grace
+ * when the pending ones would pass max_handshakes. A flood of connections that never finish
  * their request (or hold a refusal open) then cannot lock out a client that does. Open
  * connections are never dropped, and c itself is not. Returns false when there is no room. */
 static bool make_room(ws_server *s, ws_conn *c)
 {
-	size_t max_pending = s->cfg.max_handshakes ? s->cfg.max_handshakes : SIZE_MAX;
-	while (s->num_conns > s->cfg.max_connections || s->num_conns - s->num_open > max_pending) {
+	while (s->num_conns > s->cfg.max_connections) {
 		if (s->first_pending == c)
 			return false;
 		ws_conn_abort(s->first_pending);
 	}
+	size_t max_pending = s->cfg.max_handshakes ? s->cfg.max_handshakes : SIZE_MAX;
+	while (s->num_conns - s->num_open > max_pending && s->first_pending != c &&
+	       stale(s, s->first_pending))
+		ws_conn_abort(s->first_pending);
 	return true;
 }
 

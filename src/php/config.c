@@ -47,7 +47,7 @@ static const config_key keys[] = {
     {"max_connections", KEY_INT, 1, 10000000, "10000", NULL},
     {"max_connections_per_ip", KEY_INT, 0, 10000000, "0", NULL},
     {"max_handshakes", KEY_INT, 0, 10000000, "1024", NULL},
-    {"max_handshakes_per_ip", KEY_INT, 0, 10000000, "128", NULL},
+    {"max_handshakes_per_ip", KEY_INT, 0, 10000000, "0", NULL},
     {"max_output_buffer", KEY_INT, 1024, 1024 * 1024 * MIB, "8388608", NULL},
     {"max_receive_memory", KEY_INT, 0, 1024 * 1024 * MIB, "0", NULL},
     {"output_overflow", KEY_CHOICE, 0, 0, "close", "close|reject"},

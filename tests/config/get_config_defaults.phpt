@@ -52,7 +52,7 @@ array(27) {
   ["max_handshakes"]=>
   int(1024)
   ["max_handshakes_per_ip"]=>
-  int(128)
+  int(0)
   ["max_output_buffer"]=>
   int(8388608)
   ["max_receive_memory"]=>

@@ -182,13 +182,13 @@ def _():
 
 @test("limits_handshake_flood_many_hosts", 40)
 def _():
-    """limits: max_handshakes=100, 59 addresses send 5 half-handshakes each (under max_handshakes_per_ip=8): a client is served and the oldest half-handshakes are the ones dropped"""
+    """limits: max_handshakes=100, 59 addresses send 5 half-handshakes each (under max_handshakes_per_ip=8): a client is served and the oldest half-handshakes, once past their 1 s grace, are the ones dropped"""
     # Without max_handshakes all 295 stay pending until handshake_timeout: none is dropped.
     with Srv({"max_handshakes": 100, "max_handshakes_per_ip": 8}) as s:
         socks = []
         try:
             half_handshakes(s.port, ["127.0.0.%d" % i for i in range(2, 61)], 5, socks)
-            time.sleep(0.5)  # the server accepts them all
+            time.sleep(1.2)  # the server accepts them all, and their grace passes
             legit_echo(s, "client after 295 half-handshakes")
             gone = dropped(socks)
             # 195 made room for the newer ones, one more for the client.
@@ -222,6 +222,38 @@ def _():
             check(not closed, "open clients were closed: %r" % closed[:3])
             check(len(dropped(socks, 1.0)) >= 300, "fewer than 300 of 400 half-handshakes "
                   "were dropped with 10 slots left")
+            s.check_alive()
+        finally:
+            close_all(socks)
+
+
+@test("limits_handshake_burst", 40)
+def _():
+    """limits: max_handshakes=50, 400 clients of one address connect at once and only then send their requests: every one upgrades (a burst younger than the 1 s grace is not taken for a flood)"""
+    # Dropping the oldest pending handshake whatever its age cuts such a burst (a load test,
+    # every browser reconnecting after a restart) down to 50.
+    with Srv({"max_handshakes": 50}) as s:
+        socks = []
+        try:
+            for _ in range(400):
+                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(c)
+                c.settimeout(5.0)
+                c.connect(("127.0.0.1", s.port))
+            time.sleep(0.2)  # the server has accepted them all before any request comes
+            request = upgrade_request()
+            for c in socks:
+                c.sendall(request)
+            for i, c in enumerate(socks):
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    try:
+                        more = c.recv(4096)
+                    except OSError as e:
+                        raise Failure("client %d of 400: %s" % (i + 1, e))
+                    check(more, "client %d of 400 was dropped before its 101" % (i + 1))
+                    head += more
+                check(head.startswith(b"HTTP/1.1 101"), "client %d of 400 got %r" % (i + 1, head[:40]))
             s.check_alive()
         finally:
             close_all(socks)

@@ -392,11 +392,7 @@ def run():
     rate = env_num("STRESS_RATE", 30.0, float)
     margin_kib = env_num("STRESS_RSS_MARGIN_MIB", 4.0, float) * 1024
     wsraw.set_deadline(seconds + 50)
-    # Each client process opens its connections in one burst from 127.0.0.1 and writes the
-    # requests only afterwards: thousands pending from one address, which the pending-handshake
-    # limits are there to stop. This test is about churn, so they are off.
-    cfg = {"max_connections": procs * conns + 100, "backlog": 4096, "max_handshakes": 0,
-           "max_handshakes_per_ip": 0}
+    cfg = {"max_connections": procs * conns + 100, "backlog": 4096}
     baseline = None
     t_start = time.monotonic()
     with Srv(cfg, mode="chat") as s:
