@@ -220,6 +220,17 @@ protocol_error("framing: text frame while a fragmented message is open -> 1002",
                encode_frame(OP_TEXT, "open", fin=False), encode_frame(OP_TEXT, "again"))
 protocol_error("framing: 64-bit length with the most significant bit set -> 1002",
                b"\x82\xff" + struct.pack(">Q", (1 << 63) | 5) + b"\x00\x00\x00\x00")
+# RFC 6455 5.2: the minimal number of bytes must encode the length (mask key 0: payload as is).
+protocol_error("framing: 16-bit length holding 5 (not minimal) -> 1002",
+               b"\x81\xfe" + struct.pack(">H", 5) + bytes(4) + b"Hello")
+protocol_error("framing: 16-bit length holding 125 (not minimal) -> 1002",
+               b"\x82\xfe" + struct.pack(">H", 125) + bytes(4) + bytes(125))
+protocol_error("framing: 64-bit length holding 5 (not minimal) -> 1002",
+               b"\x81\xff" + struct.pack(">Q", 5) + bytes(4) + b"Hello")
+protocol_error("framing: 64-bit length holding 65535 (not minimal) -> 1002",
+               b"\x82\xff" + struct.pack(">Q", 65535) + bytes(4) + bytes(65535))
+protocol_error("framing: ping with a 16-bit length holding 4 (not minimal) -> 1002",
+               b"\x89\xfe" + struct.pack(">H", 4) + bytes(4) + b"ping")
 
 
 @case("framing: header announcing 2^62 bytes -> 1009 before any payload is sent")
