@@ -100,6 +100,17 @@ def _(c):
     c.expect_status(upgrade_request(ws_version=None), 426)
 
 
+@case("handshake: Origin on two lines -> 400")
+def _(c):
+    c.expect_status(upgrade_request(extra="Origin: http://a.example\r\nOrigin: http://b.example\r\n"),
+                    400)
+
+
+@case("handshake: Sec-WebSocket-Version 13 then 12 on two lines -> 400")
+def _(c):
+    c.expect_status(upgrade_request(extra="Sec-WebSocket-Version: 12\r\n"), 400)
+
+
 @case("handshake: POST with upgrade headers -> 405")
 def _(c):
     c.expect_status(upgrade_request(method="POST", extra="Content-Length: 0\r\n"), 405)
