@@ -111,6 +111,30 @@ def _(c):
     c.expect_status(upgrade_request(extra="Sec-WebSocket-Version: 12\r\n"), 400)
 
 
+def with_target(target):
+    return upgrade_request().replace(b"GET / ", b"GET " + target + b" ", 1)
+
+
+@case("handshake: absolute-form target whose authority is not the Host -> 400")
+def _(c):
+    c.expect_status(with_target(b"http://evil.example/"), 400)
+
+
+@case("handshake: absolute-form target with another port than the Host -> 400")
+def _(c):
+    c.expect_status(with_target(b"ws://127.0.0.1:1/"), 400)
+
+
+@case("handshake: authority-form target -> 400")
+def _(c):
+    c.expect_status(with_target(b"127.0.0.1:80"), 400)
+
+
+@case("request: asterisk-form target (OPTIONS *) -> 400")
+def _(c):
+    c.expect_status(b"OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400)
+
+
 @case("handshake: POST with upgrade headers -> 405")
 def _(c):
     c.expect_status(upgrade_request(method="POST", extra="Content-Length: 0\r\n"), 405)
