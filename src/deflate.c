@@ -462,12 +462,13 @@ ssize_t ws_deflater_message(ws_deflater *d, const uint8_t *data, size_t len, ws_
 
 struct ws_inflater {
 	z_stream zs;
-	bool live;       /* zs holds an initialised stream */
-	bool in_message; /* fed since the last message completed */
-	bool payload;    /* the current message had payload bytes */
-	bool stream_end; /* zlib saw a final block in this message */
-	bool boundary;   /* the last call that moved zlib ended between two blocks */
-	bool done;       /* the last message is complete */
+	bool live;        /* zs holds an initialised stream */
+	bool in_message;  /* fed since the last message completed */
+	bool payload;     /* the current message had payload bytes */
+	bool stream_end;  /* zlib saw a final block in this message */
+	bool after_final; /* the peer sent the one 00 byte allowed after that final block */
+	bool boundary;    /* the last call that moved zlib ended between two blocks */
+	bool done;        /* the last message is complete */
 	bool no_context_takeover;
 	uint8_t window_bits;
 	uint8_t tail_fed; /* bytes of 00 00 FF FF given to zlib */
@@ -638,7 +639,7 @@ ssize_t ws_inflater_feed(ws_inflater *f, const uint8_t **in, size_t *in_len, boo
 		return f->failed;
 	if (!f->in_message) {
 		f->in_message = true;
-		f->done = f->payload = f->stream_end = f->boundary = false;
+		f->done = f->payload = f->stream_end = f->after_final = f->boundary = false;
 		f->tail_fed = 0;
 	}
 	if (*in_len)
@@ -659,10 +660,15 @@ ssize_t ws_inflater_feed(ws_inflater *f, const uint8_t **in, size_t *in_len, boo
 			break;
 	}
 	if (f->stream_end) {
-		/* What follows a final block is not DEFLATE data of this message: RFC 7692 7.2.3.4
-		 * has the sender add a 00 there, and the appended tail lands there too. */
-		*in += *in_len;
-		*in_len = 0;
+		/* Nothing may follow a final block (RFC 1951 3.2.3) but the one 00 byte that RFC 7692
+		 * 7.2.3.4 has the sender add there: the header of the empty stored block that the
+		 * appended tail completes. The tail itself is never fed after a final block. Any
+		 * other byte the peer sent would be data that no decoder delivers: corrupt. */
+		for (; *in_len; (*in)++, (*in_len)--) {
+			if (**in != 0 || f->after_final)
+				return inflater_fail(f, WS_EPROTO);
+			f->after_final = true;
+		}
 		drained = last;
 	}
 	if (last && !*in_len && (drained || !f->payload) && (rc = finish_message(f)) < 0)

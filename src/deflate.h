@@ -145,8 +145,10 @@ void ws_inflater_free(ws_inflater *f);
  *
  * The message must end where a sync flush ends (between two DEFLATE blocks, once the tail is
  * added), else WS_EPROTO, so a message cut inside a block is not delivered. It may also
- * end with a final block (BFINAL, RFC 7692 7.2.3.4): any payload bytes after that block are
- * ignored, and with context takeover the next message keeps the window (zlib >= 1.2.7.1).
+ * end with a final block (BFINAL, RFC 7692 7.2.3.4), followed by nothing or by the single 00
+ * byte of 7.2.3.4 (the appended tail is then not fed); any other payload byte after a final
+ * block is WS_EPROTO. With context takeover the message after a final block keeps the window
+ * (zlib >= 1.2.7.1).
  * A message with an empty payload decodes to an empty message (no tail is fed).
  *
  * The first call after a completed message (or after ws_inflater_idle) starts the next one.

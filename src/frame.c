@@ -82,10 +82,7 @@ static size_t header_len(uint8_t b1)
 	return n;
 }
 
-/* Reads the payload length from a complete header. Non-minimal encodings (a 16-bit field
- * holding 5, a 64-bit field holding 200) are accepted: RFC 6455 5.2 says the minimal
- * encoding "must" be used but names no reaction, and rejecting them would protect nothing,
- * since the value is the same and is checked against the limits all the same. */
+/* Reads the payload length from a complete header. */
 static uint64_t read_len(const uint8_t *in)
 {
 	unsigned len7 = in[1] & B1_LEN;
@@ -139,6 +136,13 @@ static ssize_t begin_frame(ws_frame_parser *p, const uint8_t *in, size_t hlen)
 
 	/* The most significant bit of a 64-bit length must be 0 (5.2). */
 	if (len >> 63)
+		return fail(p, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR);
+	/* "The minimal number of bytes MUST be used to encode the length" (5.2): a 16-bit field
+	 * holding less than 126 or a 64-bit field holding less than 65536 is not a frame a
+	 * conforming peer sends, and accepting it would let two parsers in a chain disagree on
+	 * what is valid. */
+	unsigned len7 = in[1] & B1_LEN;
+	if ((len7 == LEN_16 && len < LEN_16) || (len7 == LEN_64 && len <= 0xFFFF))
 		return fail(p, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR);
 	/* Control frames carry at most 125 bytes (5.5), whatever encoding states the length. */
 	if ((op & OP_CONTROL) && len > WS_FRAME_MAX_CONTROL)

@@ -168,6 +168,10 @@ ws_handshake_kind ws_handshake_check(const ws_http_request *req, ws_handshake *h
 	/* RFC 9112 3.2: no Host, or more than one, is answered with 400. */
 	if (count_headers(req, "Host") != 1)
 		return bad(hs, 400, "The request must carry exactly one Host header.");
+	/* A user agent never sends more than one Origin (RFC 6454 7.3). Two would be checked
+	 * against allowed_origins by the first alone while the application sees both. */
+	if (count_headers(req, "Origin") > 1)
+		return bad(hs, 400, "The request must not carry more than one Origin header.");
 	if (!any_has_token(req, "Connection", "upgrade"))
 		return bad(hs, 400, "The Connection header must contain \"Upgrade\".");
 	/* The key may not appear more than once (RFC 6455 11.3.1). */
@@ -175,6 +179,10 @@ ws_handshake_kind ws_handshake_check(const ws_http_request *req, ws_handshake *h
 	if (!h || count_headers(req, "Sec-WebSocket-Key") != 1 || !key_valid(h->value, h->value_len))
 		return bad(hs, 400, "Sec-WebSocket-Key must be the base64 form of 16 bytes.");
 	ws_handshake_accept(h->value, h->value_len, hs->accept);
+	/* The version may not appear more than once either (11.3.5): "13" then "12" on two lines
+	 * is as ambiguous as "13, 12" on one, and must not pass on its first line. */
+	if (count_headers(req, "Sec-WebSocket-Version") > 1)
+		return bad(hs, 400, "The request must carry one Sec-WebSocket-Version header.");
 	/* 4.2.2: an unknown version is answered with 426 and the versions we speak. */
 	h = ws_http_find(req, "Sec-WebSocket-Version");
 	if (!h || h->value_len != 2 || memcmp(h->value, "13", 2) != 0) {

@@ -30,11 +30,13 @@ typedef struct ws_handshake {
 } ws_handshake;
 
 /* Checks req against RFC 6455 4.2.1: method GET (else 405), HTTP/1.1 or later (else 400),
- * exactly one Host (else 400), Upgrade containing the token "websocket" and
- * Connection containing the token "upgrade" (any case, among other tokens, on any of several
- * field lines), exactly one Sec-WebSocket-Key, the canonical base64 of exactly 16 bytes
- * (else 400), Sec-WebSocket-Version 13 (else 426, and the response must carry
- * Sec-WebSocket-Version: 13). Checked in this order; the first failure decides.
+ * exactly one Host and at most one Origin (else 400), Upgrade containing the token
+ * "websocket" and Connection containing the token "upgrade" (any case, among other tokens, on
+ * any of several field lines), exactly one Sec-WebSocket-Key, the canonical base64 of exactly
+ * 16 bytes (else 400), at most one Sec-WebSocket-Version line (else 400), and that one 13
+ * (else 426, and the response must carry Sec-WebSocket-Version: 13). Checked in this order;
+ * the first failure decides. The list-valued Upgrade, Connection, Sec-WebSocket-Protocol and
+ * Sec-WebSocket-Extensions may repeat.
  * A request with no Upgrade header naming websocket is WS_HANDSHAKE_PLAIN.
  * Fills *hs and returns its kind. hs views point into the request's buffer. */
 ws_handshake_kind ws_handshake_check(const ws_http_request *req, ws_handshake *hs);

@@ -3,8 +3,10 @@
  * the head, and gives up with 431 once max_head_bytes have arrived without one, so a slow or
  * endless head costs linear time and bounded memory. The complete head is then parsed once:
  * request line, then header fields, with the strict grammar of RFC 9110/9112 (tokens for the
- * method and field names, no control characters, no obsolete line folding).
- * Results are views into the caller's buffer. No allocation; no knowledge of WebSocket. */
+ * method and field names, no control characters, no obsolete line folding), then the
+ * request-target, which is reduced to origin form (path and query).
+ * Results are views into the caller's buffer. No allocation; no knowledge of WebSocket beyond
+ * the ws and wss schemes in an absolute-form target. */
 #include "http.h"
 #include "err.h"
 
@@ -132,6 +134,77 @@ static ssize_t parse_request_line(ws_http_parser *p, const uint8_t *s, size_t le
 	return parse_version(p, s + i, len - i, req);
 }
 
+/* The length of an absolute-form target's "scheme://" when the scheme is one a WebSocket or
+ * HTTP client may name here (RFC 6455 3 and 4.1, RFC 9110 4.2), else 0. */
+static size_t scheme_len(const char *t, size_t len)
+{
+	static const char *const schemes[] = {"http://", "https://", "ws://", "wss://"};
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t n = strlen(schemes[i]);
+		if (len >= n && equal_nocase(t, schemes[i], n))
+			return n;
+	}
+	return 0;
+}
+
+/* True when the request has exactly one Host header and its value is `authority`. */
+static bool host_matches(const ws_http_request *req, const char *authority, size_t len)
+{
+	const ws_http_header *host = NULL;
+
+	for (size_t i = 0; i < req->num_headers; i++) {
+		const ws_http_header *h = &req->headers[i];
+		if (h->name_len == 4 && equal_nocase(h->name, "host", 4)) {
+			if (host)
+				return false;
+			host = h;
+		}
+	}
+	return host && host->value_len == len && equal_nocase(host->value, authority, len);
+}
+
+/* Splits the request-target (RFC 9112 3.2) into path and query, origin-form either way.
+ * Origin-form is taken as sent. Absolute-form is what proxies are sent, and a server that
+ * routes on its path must not see a scheme and a host there; its authority must be the Host
+ * the request names, or a front end that routes on Host and this server would disagree on
+ * which site was asked for. Authority-form belongs to CONNECT and asterisk-form to
+ * OPTIONS *: neither names a resource here. */
+static ssize_t parse_target(ws_http_parser *p, ws_http_request *req)
+{
+	const char *t = req->target, *end = t + req->target_len, *path = t;
+
+	req->authority = NULL;
+	req->authority_len = 0;
+	if (t[0] != '/') {
+		size_t n = scheme_len(t, req->target_len);
+		if (n == 0)
+			return fail(p, WS_EPROTO, 400);
+		const char *a = t + n, *a_end = a;
+		while (a_end < end && *a_end != '/' && *a_end != '?')
+			a_end++;
+		/* userinfo is deprecated in http(s) URIs (RFC 9110 4.2.4) and never matches a Host. */
+		if (a_end == a || memchr(a, '@', (size_t)(a_end - a)) ||
+		    !host_matches(req, a, (size_t)(a_end - a)))
+			return fail(p, WS_EPROTO, 400);
+		req->authority = a;
+		req->authority_len = (size_t)(a_end - a);
+		path = a_end;
+	}
+	const char *q = memchr(path, '?', (size_t)(end - path));
+	const char *path_end = q ? q : end;
+	if (path_end == path) {
+		req->path = "/"; /* an empty path is "/" (RFC 9110 4.2.3) */
+		req->path_len = 1;
+	} else {
+		req->path = path;
+		req->path_len = (size_t)(path_end - path);
+	}
+	req->query = q ? q + 1 : NULL;
+	req->query_len = q ? (size_t)(end - q - 1) : 0;
+	return 0;
+}
+
 /* field-line = field-name ":" OWS field-value OWS (RFC 9112 5). */
 static ssize_t parse_field(ws_http_parser *p, const uint8_t *s, size_t len, ws_http_header *h)
 {
@@ -188,7 +261,8 @@ static ssize_t parse_head(ws_http_parser *p, const uint8_t *buf, size_t head_len
 			return rc;
 		req->num_headers++;
 	}
-	return (ssize_t)head_len;
+	rc = parse_target(p, req);
+	return rc < 0 ? rc : (ssize_t)head_len;
 }
 
 /* RFC 9112 2.2: a server SHOULD ignore at least one empty line received before the

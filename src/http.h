@@ -2,7 +2,7 @@
  * Feed it the bytes received so far; it remembers how far it scanned, so each call costs only
  * the new bytes until the blank line that ends the head arrives, then the head is parsed once.
  * Results are views into the caller's buffer: they stay valid while that buffer is unchanged.
- * No allocation; no knowledge of WebSocket. */
+ * No allocation; no knowledge of WebSocket beyond the ws and wss schemes of a target. */
 #ifndef WS_HTTP_H
 #define WS_HTTP_H
 
@@ -23,8 +23,18 @@ typedef struct ws_http_header {
 typedef struct ws_http_request {
 	const char *method;
 	size_t method_len;
-	const char *target; /* request-target as sent: path and query */
+	const char *target; /* request-target as sent */
 	size_t target_len;
+	/* The target in origin form (RFC 9112 3.2.1), also for an absolute-form target, so the
+	 * application routes on the same path either way. path starts with '/' (for an
+	 * absolute-form target with an empty path it is a static "/"); query is what follows the
+	 * first '?', without it, or NULL when there is no '?'. */
+	const char *path;
+	size_t path_len;
+	const char *query;
+	size_t query_len;
+	const char *authority; /* absolute-form only: host[:port] of the target, else NULL */
+	size_t authority_len;
 	int version_minor; /* HTTP/1.x */
 	size_t num_headers;
 	ws_http_header headers[WS_HTTP_MAX_HEADERS];
@@ -41,7 +51,12 @@ typedef struct ws_http_parser {
  * (> 0) and fills *req; WS_EAGAIN while the head is incomplete and within max_head_bytes;
  * WS_ETOOBIG (status 431) past max_head_bytes or WS_HTTP_MAX_HEADERS headers; WS_EPROTO
  * (status 400, or 505 for a version other than HTTP/1.x) for a malformed head.
- * Accepts a bare LF as line end, rejects obsolete line folding and control characters. */
+ * Accepts a bare LF as line end, rejects obsolete line folding and control characters.
+ * The request-target must be origin-form ("/path?query") or absolute-form with the scheme
+ * http, https, ws or wss (any case) and no userinfo, whose authority equals the value of the
+ * one Host header (compared without regard to case; RFC 6455 4.1 asks the two to match);
+ * anything else (authority-form "host:port", asterisk-form "*", another scheme, a mismatch)
+ * is WS_EPROTO with status 400. */
 ssize_t ws_http_parse(ws_http_parser *p, const uint8_t *buf, size_t len, ws_http_request *req);
 
 /* Finds a header by name (case-insensitive); returns the first match or NULL. */

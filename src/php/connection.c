@@ -168,13 +168,8 @@ zend_object *php_ws_connection_create(php_ws_server *srv, ws_conn *c, const ws_h
 {
 	zend_object *obj = connection_for(srv, c);
 	set_prop_str(obj, PHP_WS_PROP_METHOD, req->method, req->method_len);
-	const char *q = memchr(req->target, '?', req->target_len);
-	size_t path_len = q ? (size_t)(q - req->target) : req->target_len;
-	set_prop_str(obj, PHP_WS_PROP_PATH, req->target, path_len);
-	if (q)
-		set_prop_str(obj, PHP_WS_PROP_QUERY, q + 1, req->target_len - path_len - 1);
-	else
-		set_prop_str(obj, PHP_WS_PROP_QUERY, "", 0);
+	set_prop_str(obj, PHP_WS_PROP_PATH, req->path, req->path_len);
+	set_prop_str(obj, PHP_WS_PROP_QUERY, req->query ? req->query : "", req->query_len);
 	zval headers;
 	headers_array(&headers, req);
 	set_prop(obj, PHP_WS_PROP_HEADERS, &headers);
@@ -216,14 +211,15 @@ static const char *unpack(const char *p, const char **s, size_t *len)
 
 void php_ws_connection_defer(ws_conn *c, const ws_http_request *req)
 {
-	size_t size = 8 + 8 + req->method_len + req->target_len;
+	size_t size = 4 + 3 * 4 + req->method_len + req->path_len + req->query_len;
 	for (size_t i = 0; i < req->num_headers; i++)
 		size += 8 + req->headers[i].name_len + req->headers[i].value_len;
 	char *block = emalloc(size); /* emalloc's alignment leaves the low bit free */
 	uint32_t n = (uint32_t)req->num_headers;
 	memcpy(block, &n, 4);
 	char *p = pack(block + 4, req->method, req->method_len);
-	p = pack(p, req->target, req->target_len);
+	p = pack(p, req->path, req->path_len);
+	p = pack(p, req->query ? req->query : "", req->query_len);
 	for (size_t i = 0; i < req->num_headers; i++) {
 		p = pack(p, req->headers[i].name, req->headers[i].name_len);
 		p = pack(p, req->headers[i].value, req->headers[i].value_len);
@@ -241,7 +237,8 @@ zend_object *php_ws_connection_object(php_ws_server *srv, ws_conn *c)
 	uint32_t n;
 	memcpy(&n, block, 4);
 	const char *p = unpack(block + 4, &req->method, &req->method_len);
-	p = unpack(p, &req->target, &req->target_len);
+	p = unpack(p, &req->path, &req->path_len);
+	p = unpack(p, &req->query, &req->query_len);
 	req->num_headers = n;
 	for (uint32_t i = 0; i < n; i++) {
 		ws_http_header *h = &req->headers[i];

@@ -1018,6 +1018,11 @@ def _(srv):
     expect_text(c, b"Hello", "echo of 7.2.3.4")
     raw_frames(c, (0xC1, HELLO))
     expect_text(c, b"Hello", "the next message")
+    # Without the trailing 00 the appended tail lands after the final block: still valid.
+    raw_frames(c, (0xC1, bytes.fromhex("f348cdc9c90700")))
+    expect_text(c, b"Hello", "echo of a message ending with its final block")
+    raw_frames(c, (0x41, bytes.fromhex("f348cdc9c907")), (0x80, bytes.fromhex("0000")))
+    expect_text(c, b"Hello", "the final block and its 00 in two fragments")
 
 
 @case("rfc 7.2.3.5: two DEFLATE blocks in one message")
@@ -1140,6 +1145,14 @@ violation("corrupt DEFLATE after 100 KiB of good data, in fragments -> 1007", {}
           lambda c: c.send(encode_frame(OP_BINARY, c.deflate(corpus().take(OP_BINARY, 100 * KiB, 1)),
                                         fin=False, rsv=4) + encode_frame(OP_CONT, b"\xff" * 16)),
           1007, {BASE})
+violation("bytes after the final DEFLATE block -> 1007", {}, "permessage-deflate",
+          lambda c: c.send_frame(OP_TEXT, bytes.fromhex("f348cdc9c90700") + b"junk", rsv=4), 1007, {BASE})
+violation("two 00 bytes after the final DEFLATE block -> 1007", {}, "permessage-deflate",
+          lambda c: c.send_frame(OP_BINARY, bytes.fromhex("f348cdc9c907000000"), rsv=4), 1007, {BASE})
+violation("a second message's blocks after a final block, in a continuation -> 1007", {},
+          "permessage-deflate",
+          lambda c: c.send(encode_frame(OP_TEXT, bytes.fromhex("f348cdc9c90700"), fin=False, rsv=4)
+                           + encode_frame(OP_CONT, bytes.fromhex("f248cdc9c90700"))), 1007, {BASE})
 violation("compressed invalid UTF-8 text -> 1007", {}, "permessage-deflate",
           lambda c: c.send_msg(OP_TEXT, b"valid so far \xff\xfe not UTF-8"), 1007, {BASE})
 violation("compressed text with a bad byte after 200 KiB -> 1007", {}, "permessage-deflate",

@@ -100,6 +100,41 @@ def _(c):
     c.expect_status(upgrade_request(ws_version=None), 426)
 
 
+@case("handshake: Origin on two lines -> 400")
+def _(c):
+    c.expect_status(upgrade_request(extra="Origin: http://a.example\r\nOrigin: http://b.example\r\n"),
+                    400)
+
+
+@case("handshake: Sec-WebSocket-Version 13 then 12 on two lines -> 400")
+def _(c):
+    c.expect_status(upgrade_request(extra="Sec-WebSocket-Version: 12\r\n"), 400)
+
+
+def with_target(target):
+    return upgrade_request().replace(b"GET / ", b"GET " + target + b" ", 1)
+
+
+@case("handshake: absolute-form target whose authority is not the Host -> 400")
+def _(c):
+    c.expect_status(with_target(b"http://evil.example/"), 400)
+
+
+@case("handshake: absolute-form target with another port than the Host -> 400")
+def _(c):
+    c.expect_status(with_target(b"ws://127.0.0.1:1/"), 400)
+
+
+@case("handshake: authority-form target -> 400")
+def _(c):
+    c.expect_status(with_target(b"127.0.0.1:80"), 400)
+
+
+@case("request: asterisk-form target (OPTIONS *) -> 400")
+def _(c):
+    c.expect_status(b"OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400)
+
+
 @case("handshake: POST with upgrade headers -> 405")
 def _(c):
     c.expect_status(upgrade_request(method="POST", extra="Content-Length: 0\r\n"), 405)
@@ -220,6 +255,17 @@ protocol_error("framing: text frame while a fragmented message is open -> 1002",
                encode_frame(OP_TEXT, "open", fin=False), encode_frame(OP_TEXT, "again"))
 protocol_error("framing: 64-bit length with the most significant bit set -> 1002",
                b"\x82\xff" + struct.pack(">Q", (1 << 63) | 5) + b"\x00\x00\x00\x00")
+# RFC 6455 5.2: the minimal number of bytes must encode the length (mask key 0: payload as is).
+protocol_error("framing: 16-bit length holding 5 (not minimal) -> 1002",
+               b"\x81\xfe" + struct.pack(">H", 5) + bytes(4) + b"Hello")
+protocol_error("framing: 16-bit length holding 125 (not minimal) -> 1002",
+               b"\x82\xfe" + struct.pack(">H", 125) + bytes(4) + bytes(125))
+protocol_error("framing: 64-bit length holding 5 (not minimal) -> 1002",
+               b"\x81\xff" + struct.pack(">Q", 5) + bytes(4) + b"Hello")
+protocol_error("framing: 64-bit length holding 65535 (not minimal) -> 1002",
+               b"\x82\xff" + struct.pack(">Q", 65535) + bytes(4) + bytes(65535))
+protocol_error("framing: ping with a 16-bit length holding 4 (not minimal) -> 1002",
+               b"\x89\xfe" + struct.pack(">H", 4) + bytes(4) + b"ping")
 
 
 @case("framing: header announcing 2^62 bytes -> 1009 before any payload is sent")

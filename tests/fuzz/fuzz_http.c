@@ -42,10 +42,34 @@ static uint64_t check_request(const uint8_t *buf, size_t head_len, const ws_http
 	for (size_t i = 0; i < req->method_len; i++)
 		REQUIRE(is_tchar((uint8_t)req->method[i]));
 	REQUIRE(req->target > base && req->target + req->target_len < end && req->target_len > 0);
+	/* The origin-form views: inside the target, or the static "/" of an empty path; the
+	 * authority of an absolute-form target is the Host. */
+	REQUIRE(req->path_len > 0 && req->path[0] == '/');
+	if (req->path_len == 1 &&
+	    (req->path < req->target || req->path >= req->target + req->target_len))
+		REQUIRE(req->authority != NULL);
+	else
+		REQUIRE(req->path >= req->target &&
+		        req->path + req->path_len <= req->target + req->target_len);
+	REQUIRE(req->query == NULL || (req->query > req->target &&
+	                               req->query + req->query_len == req->target + req->target_len &&
+	                               req->query[-1] == '?'));
+	REQUIRE(req->authority == NULL ||
+	        (req->authority > req->target && req->authority_len > 0 &&
+	         req->authority + req->authority_len <= req->target + req->target_len));
+	if (req->authority) {
+		const ws_http_header *h = ws_http_find(req, "host");
+		REQUIRE(h && h->value_len == req->authority_len);
+	} else {
+		REQUIRE(req->path == req->target);
+	}
 	REQUIRE(req->version_minor >= 0 && req->version_minor <= 9);
 	REQUIRE(req->num_headers <= WS_HTTP_MAX_HEADERS);
 	mix(&d, req->method_len);
 	mix(&d, (uint64_t)(req->target - base) << 32 | req->target_len);
+	mix(&d, req->path_len);
+	mix(&d, req->query ? (uint64_t)(req->query - base) << 32 | req->query_len : 0);
+	mix(&d, req->authority ? (uint64_t)(req->authority - base) << 32 | req->authority_len : 0);
 	mix(&d, (uint64_t)req->version_minor);
 	const ws_http_header *host = ws_http_find(req, "host");
 	REQUIRE(host == NULL || (host->name_len == 4 && host >= req->headers &&

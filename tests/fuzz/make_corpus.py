@@ -82,6 +82,8 @@ requests = {
     "obs_fold": b"GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n",
     "http2": b"GET / HTTP/2.0\r\n\r\n",
     "head_then_frame": RFC + frame(0x81, b"Hello"),
+    "absolute_target": RFC.replace(b"/chat", b"http://server.example.com/chat?x=1", 1),
+    "asterisk_target": b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
 }
 for name, data in requests.items():
     write("http", name, bytes([0x40, 6]) + data)

@@ -866,14 +866,24 @@ static void test_zlib_interop(void)
 		UNIT_CHECK(z_len < len / 20, "second message refers back: %zu", z_len);
 		check_decodes(f, &fd, z, z_len, next, len, "Z_FINISH with dictionary");
 		free(z);
-		/* With the extra 00 of RFC 7692 7.2.3.4, and with junk after the final block. */
+		/* With the extra 00 of RFC 7692 7.2.3.4. */
 		z = zlib_compress(text, len, 15, 6, Z_DEFAULT_STRATEGY, Z_FINISH, next, len, &z_len);
 		z[z_len] = 0;
 		check_decodes(f, &fd, z, z_len + 1, text, len, "Z_FINISH then 00");
 		free(z);
+		/* Junk after the final block is corrupt data, in whatever pieces it arrives. */
 		z = zlib_compress(next, len, 15, 6, Z_DEFAULT_STRATEGY, Z_FINISH, text, len, &z_len);
 		memcpy(z + z_len, "junk", 4);
-		check_decodes(f, &fd, z, z_len + 4, next, len, "Z_FINISH then junk");
+		for (size_t cut = 0; cut <= 4; cut++) {
+			ws_inflater *g = ws_inflater_new(&p);
+			ws_inflater_set_window(g, text, len);
+			ws_buf plain = {0};
+			unit_way w = {.kind = cut ? UNIT_SPLIT : UNIT_WHOLE, .at = z_len + cut - 1};
+			int rc = feed_message(&fd, g, z, z_len + 4, &w, &plain);
+			UNIT_CHECK(rc == WS_EPROTO, "Z_FINISH then junk, cut at %zu: rc %d", w.at, rc);
+			ws_buf_release(&plain);
+			ws_inflater_free(g);
+		}
 		free(z);
 		ws_inflater_free(f);
 	}
@@ -1002,6 +1012,15 @@ static void test_corrupt(void)
 	    W("Hello cut after 2 bytes", 0xf2, 0x48),
 	    W("Hello cut after 4 bytes", 0xf2, 0x48, 0xcd, 0xc9),
 	    W("stored block cut short", 0x00, 0x05, 0x00, 0xfa, 0xff, 'H', 'e'),
+	    /* After a final block only the one 00 of RFC 7692 7.2.3.4 may follow. */
+	    W("final block, then 00 00", 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x00),
+	    W("final block, then 01", 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x01),
+	    W("final block, then a whole sync flush", 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00,
+	      0x00, 0xff, 0xff),
+	    W("final block, then more blocks", 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0xf2, 0x48,
+	      0xcd, 0xc9, 0xc9, 0x07, 0x00),
+	    W("final stored block, then junk", 0x01, 0x05, 0x00, 0xfa, 0xff, 'H', 'e', 'l', 'l', 'o',
+	      'X'),
 	};
 	ws_deflate_params p = params_of(15, 15, false, false);
 	feeder fd;

@@ -177,6 +177,29 @@ static void test_rules(void)
 	                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 	                  "Sec-WebSocket-Version:  13 \r\n\r\n",
 	     WS_HANDSHAKE_UPGRADE, 101},
+	    /* Singletons (RFC 6454 7.3, RFC 6455 11.3.5): a second line is 400, whatever it says. */
+	    {"two Origins",
+	     REQUEST_LINE GOOD_HEADERS "Origin: https://good.example\r\n"
+	                               "Origin: https://evil.example\r\n\r\n",
+	     WS_HANDSHAKE_BAD, 400},
+	    {"the same Origin twice",
+	     REQUEST_LINE GOOD_HEADERS "Origin: https://good.example\r\n"
+	                               "origin: https://good.example\r\n\r\n",
+	     WS_HANDSHAKE_BAD, 400},
+	    {"one Origin", REQUEST_LINE GOOD_HEADERS "Origin: https://good.example\r\n\r\n",
+	     WS_HANDSHAKE_UPGRADE, 101},
+	    {"version 13, then 12 on a second line",
+	     REQUEST_LINE GOOD_HEADERS "Sec-WebSocket-Version: 12\r\n\r\n", WS_HANDSHAKE_BAD, 400},
+	    {"version 13 on two lines", REQUEST_LINE GOOD_HEADERS "Sec-WebSocket-Version: 13\r\n\r\n",
+	     WS_HANDSHAKE_BAD, 400},
+	    {"list-valued headers on several lines",
+	     REQUEST_LINE "Host: a\r\nUpgrade: websocket\r\nUpgrade: h2c\r\n"
+	                  "Connection: Upgrade\r\nConnection: keep-alive\r\n"
+	                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	                  "Sec-WebSocket-Version: 13\r\n"
+	                  "Sec-WebSocket-Protocol: a\r\nSec-WebSocket-Protocol: b\r\n"
+	                  "Sec-WebSocket-Extensions: x\r\nSec-WebSocket-Extensions: y\r\n\r\n",
+	     WS_HANDSHAKE_UPGRADE, 101},
 	    /* Order of the checks: the method is judged first. */
 	    {"POST with no key", "POST / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n",
 	     WS_HANDSHAKE_BAD, 405},

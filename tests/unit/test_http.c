@@ -1,8 +1,10 @@
 /* test_http.c - unit tests for src/http.c: valid heads (CRLF, bare LF, blanks, obs-text),
  * each malformation with its status (obs-fold, controls, bad token characters, broken or
  * missing versions, 505), the 431 limits on head size and header count, the incremental
- * search, ws_http_find and ws_http_has_token. Every case runs whole, byte by byte and split
- * at each offset; each call sees the bytes so far ending at a PROT_NONE page. */
+ * search, the request-target forms (origin form as sent, absolute form reduced to its path
+ * and query, the others 400), ws_http_find and ws_http_has_token. Every case runs whole, byte
+ * by byte and split at each offset; each call sees the bytes so far ending at a PROT_NONE
+ * page. */
 #include "unit.h"
 
 #include "err.h"
@@ -136,18 +138,97 @@ static void test_valid_heads(void)
 	          "GET /?a=b 1\nX: a \t b\nEmpty: \nE2: \n");
 	EXPECT_OK("obs-text in a value", "GET / HTTP/1.1\r\nX: caf\xc3\xa9\r\n\r\n",
 	          "GET / 1\nX: caf\xc3\xa9\n");
-	EXPECT_OK("token characters", "M-1!#$%&'*+.^_`|~ * HTTP/1.1\r\nA-b_C.d!#$%&'*+^`|~: v\r\n\r\n",
-	          "M-1!#$%&'*+.^_`|~ * 1\nA-b_C.d!#$%&'*+^`|~: v\n");
+	EXPECT_OK("token characters", "M-1!#$%&'*+.^_`|~ / HTTP/1.1\r\nA-b_C.d!#$%&'*+^`|~: v\r\n\r\n",
+	          "M-1!#$%&'*+.^_`|~ / 1\nA-b_C.d!#$%&'*+^`|~: v\n");
 	EXPECT_OK("HTTP/1.0", "GET / HTTP/1.0\r\n\r\n", "GET / 0\n");
 	/* Any single-digit minor version is HTTP/1.x (RFC 9110 2.5: a recipient treats a higher
 	 * minor version as the highest it implements). */
 	EXPECT_OK("HTTP/1.2", "GET / HTTP/1.2\r\n\r\n", "GET / 2\n");
 	EXPECT_OK("lowercase method is a token", "get / HTTP/1.1\r\n\r\n", "get / 1\n");
-	EXPECT_OK("absolute target", "GET http://h/p?q HTTP/1.1\r\n\r\n", "GET http://h/p?q 1\n");
+	EXPECT_OK("absolute target", "GET http://h/p?q HTTP/1.1\r\nHost: h\r\n\r\n",
+	          "GET http://h/p?q 1\nHost: h\n");
 	/* RFC 9112 2.2: empty lines before the request-line are ignored and count as consumed. */
 	EXPECT_OK("one leading empty line", "\r\nGET / HTTP/1.1\r\n\r\n", "GET / 1\n");
 	EXPECT_OK("two leading empty lines", "\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
 	          "GET / 1\nHost: a\n");
+}
+
+/* Parses a complete head once (against a guard page) and checks the origin-form views of its
+ * target; want_query NULL means no '?', want_authority NULL means origin-form. The case also
+ * runs every way through expect(). */
+static void expect_target(const char *name, const char *head, const char *want_path,
+                          const char *want_query, const char *want_authority)
+{
+	static ws_http_request req;
+	ws_http_parser p = {0};
+	size_t len = strlen(head);
+	unit_guard g;
+
+	expect(name, 0, head, len, (ssize_t)len, 0, NULL);
+	unit_guard_init(&g, len);
+	const uint8_t *buf = unit_guard_place(&g, head, len);
+	UNIT_CHECK(ws_http_parse(&p, buf, len, &req) == (ssize_t)len, "%s: parse", name);
+	UNIT_CHECK(req.path_len == strlen(want_path) && memcmp(req.path, want_path, req.path_len) == 0,
+	           "%s: path %.*s", name, (int)req.path_len, req.path);
+	if (want_query)
+		UNIT_CHECK(req.query && req.query_len == strlen(want_query) &&
+		               memcmp(req.query, want_query, req.query_len) == 0,
+		           "%s: query", name);
+	else
+		UNIT_CHECK(req.query == NULL && req.query_len == 0, "%s: no query", name);
+	if (want_authority)
+		UNIT_CHECK(req.authority && req.authority_len == strlen(want_authority) &&
+		               memcmp(req.authority, want_authority, req.authority_len) == 0,
+		           "%s: authority", name);
+	else
+		UNIT_CHECK(req.authority == NULL && req.authority_len == 0, "%s: no authority", name);
+	unit_guard_release(&g);
+}
+
+/* Request targets (RFC 9112 3.2, RFC 6455 4.1): origin-form as sent; absolute-form reduced to
+ * its path and query when its authority is the Host; every other form 400. */
+static void test_targets(void)
+{
+	expect_target("origin-form", "GET /chat?room=1&x HTTP/1.1\r\n\r\n", "/chat", "room=1&x", NULL);
+	expect_target("origin-form, empty query", "GET /a? HTTP/1.1\r\n\r\n", "/a", "", NULL);
+	expect_target("origin-form, two slashes", "GET //h/p HTTP/1.1\r\n\r\n", "//h/p", NULL, NULL);
+	expect_target("absolute http",
+	              "GET http://example.com/chat?a=b HTTP/1.1\r\nHost: example.com\r\n\r\n", "/chat",
+	              "a=b", "example.com");
+	expect_target("absolute HTTPS with a port, Host in another case",
+	              "GET HTTPS://Example.COM:8443/x/y HTTP/1.1\r\nhost: example.com:8443\r\n\r\n",
+	              "/x/y", NULL, "Example.COM:8443");
+	expect_target("absolute ws", "GET ws://h:9/p HTTP/1.1\r\nHost: h:9\r\n\r\n", "/p", NULL, "h:9");
+	expect_target("absolute wss", "GET wss://h/ HTTP/1.1\r\nHost: h\r\n\r\n", "/", NULL, "h");
+	expect_target("absolute, empty path", "GET http://h HTTP/1.1\r\nHost: h\r\n\r\n", "/", NULL,
+	              "h");
+	expect_target("absolute, empty path with a query",
+	              "GET http://h?q=1 HTTP/1.1\r\nHost: h\r\n\r\n", "/", "q=1", "h");
+	expect_target("absolute, IPv6 literal",
+	              "GET http://[::1]:8000/p HTTP/1.1\r\nHost: [::1]:8000\r\n\r\n", "/p", NULL,
+	              "[::1]:8000");
+
+	static const struct {
+		const char *name;
+		const char *in;
+		size_t len;
+	} bad[] = {
+	    {"asterisk-form", S("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")},
+	    {"authority-form", S("CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n")},
+	    {"authority-form with GET", S("GET h:80 HTTP/1.1\r\nHost: h:80\r\n\r\n")},
+	    {"relative path", S("GET chat HTTP/1.1\r\nHost: h\r\n\r\n")},
+	    {"another scheme", S("GET ftp://h/p HTTP/1.1\r\nHost: h\r\n\r\n")},
+	    {"scheme without //", S("GET http:/p HTTP/1.1\r\nHost: h\r\n\r\n")},
+	    {"absolute, no Host", S("GET http://h/p HTTP/1.1\r\n\r\n")},
+	    {"absolute, other Host",
+	     S("GET http://evil.example/p HTTP/1.1\r\nHost: good.example\r\n\r\n")},
+	    {"absolute, other port", S("GET http://h:8080/p HTTP/1.1\r\nHost: h\r\n\r\n")},
+	    {"absolute, two Hosts", S("GET http://h/p HTTP/1.1\r\nHost: h\r\nHost: h\r\n\r\n")},
+	    {"absolute, empty authority", S("GET http:///p HTTP/1.1\r\nHost: \r\n\r\n")},
+	    {"absolute, userinfo", S("GET http://u@h/p HTTP/1.1\r\nHost: u@h\r\n\r\n")},
+	};
+	for (size_t i = 0; i < N(bad); i++)
+		expect(bad[i].name, 0, bad[i].in, bad[i].len, WS_EPROTO, 400, NULL);
 }
 
 static void test_incomplete(void)
@@ -328,10 +409,15 @@ static void test_has_token(void)
 }
 
 static const CU_TestInfo tests[] = {
-    {"valid heads", test_valid_heads},    {"incomplete heads", test_incomplete},
-    {"malformed heads", test_malformed},  {"limits", test_limits},
-    {"incremental search", test_scanned}, {"find", test_find},
-    {"has token", test_has_token},        CU_TEST_INFO_NULL,
+    {"valid heads", test_valid_heads},
+    {"incomplete heads", test_incomplete},
+    {"malformed heads", test_malformed},
+    {"limits", test_limits},
+    {"incremental search", test_scanned},
+    {"find", test_find},
+    {"has token", test_has_token},
+    {"request targets", test_targets},
+    CU_TEST_INFO_NULL,
 };
 
 int main(void)
