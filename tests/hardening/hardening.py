@@ -17,9 +17,11 @@ import json
 import os
 import selectors
 import socket
+import struct
 import sys
 import threading
 import time
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (MiB, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
@@ -1502,6 +1504,80 @@ def _():
         check(how == "reset", "the unanswered close ended with a FIN, not a reset")
         s.wait_line(r"^close %d 1006 " % slow.id, 3.0, start=m, what="onClose 1006")
         other.echo_ok(b"after the unanswered close")
+        s.check_alive()
+
+
+# == 10. leniencies a hostile client could use ====================================================
+
+
+@test("lenient_duplicate_headers", 20)
+def _():
+    """leniencies: a second Origin line (allowed_origins bypass) or Sec-WebSocket-Version line gets 400"""
+    # Without the check the first Origin passes allowed_origins while PHP sees both joined,
+    # and Version 13 then 12 on two lines gets 101.
+    with Srv({"allowed_origins": ["https://example.com"]}) as s:
+        cases = [("Origin: https://example.com\r\nOrigin: https://evil.com\r\n", 400),
+                 ("Origin: https://example.com\r\n", 101)]
+        for extra, status in cases:
+            c = Client(s.port)
+            c.send(upgrade_request(extra=extra))
+            expect_http(c, status, "request with %r" % extra)
+            c.close()
+        c = Client(s.port)
+        c.send(upgrade_request(ws_version=None,
+                               extra="Sec-WebSocket-Version: 13\r\nSec-WebSocket-Version: 12\r\n"))
+        expect_http(c, 400, "Sec-WebSocket-Version 13 then 12 on two lines")
+        s.check_alive()
+
+
+@test("lenient_length_not_minimal", 15)
+def _():
+    """leniencies: a payload length not in its minimal form (16-bit 5, 64-bit 200) gets Close 1002"""
+    # Without the check both frames are echoed.
+    with Srv({}) as s:
+        for width, n in ((126, 5), (127, 200)):
+            c = open_client(s)
+            key = os.urandom(4)
+            ext = struct.pack(">H", n) if width == 126 else struct.pack(">Q", n)
+            c.send(bytes([0x82, 0x80 | width]) + ext + key + wsraw.mask_bytes(b"z" * n, key))
+            with within(3.0):
+                c.expect_close(1002)
+        s.check_alive()
+        Client(s.port, ws=True).echo_ok()
+
+
+@test("lenient_request_targets", 15)
+def _():
+    """leniencies: '*' and authority-form get 400, an absolute-form target naming another host gets 400, one naming the Host upgrades"""
+    # Without the check all four get 101 and PHP sees the absolute URI as the path.
+    with Srv({}) as s:
+        host = "127.0.0.1"
+        for target, status in (("*", 400), ("127.0.0.1:%d" % s.port, 400),
+                               ("http://evil.example/chat", 400),
+                               ("http://%s/chat" % host, 101)):
+            c = Client(s.port)
+            c.send(upgrade_request().replace(b"GET / ", b"GET %s " % target.encode(), 1))
+            expect_http(c, status, "request target %r" % target)
+            if status == 101:
+                c.echo_ok(b"absolute-form")
+            c.close()
+        s.check_alive()
+
+
+@test("lenient_deflate_trailing_bytes", 15)
+def _():
+    """leniencies: permessage-deflate data after a message's final block gets Close 1007"""
+    # Without the check the bytes after the final block are ignored and the message echoed.
+    with Srv({"compression": True}) as s:
+        c = Client(s.port)
+        r = c.request(upgrade_request(extra="Sec-WebSocket-Extensions: permessage-deflate\r\n"))
+        check(r.status == 101 and "permessage-deflate" in (r.header("sec-websocket-extensions") or ""),
+              "permessage-deflate was not negotiated: %r" % r.raw[:200])
+        z = zlib.compressobj(wbits=-15)
+        final = z.compress(b"hello, compressed world") + z.flush(zlib.Z_FINISH)
+        c.send_frame(OP_TEXT, final + b"\x01junk", rsv=4)
+        with within(3.0):
+            c.expect_close(1007)
         s.check_alive()
 
 
