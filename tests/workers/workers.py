@@ -686,9 +686,10 @@ def _():
 
 
 STATS_KEYS = ["connections", "messages_in", "messages_out", "bytes_in", "bytes_out",
-              "bus_dropped", "workers"]
+              "bus_dropped", "receiving", "receive_refused", "workers"]
 WORKER_KEYS = ["worker", "pid", "connections", "messages_in", "messages_out", "bytes_in",
-               "bytes_out", "bus_queue", "bus_dropped", "restarts", "started"]
+               "bytes_out", "bus_queue", "bus_dropped", "receiving", "receive_refused", "restarts",
+               "started"]
 TOTALS = ["connections", "messages_in", "messages_out", "bytes_in", "bytes_out", "bus_dropped"]
 
 
