@@ -343,6 +343,13 @@ void ws_conn_flush(ws_conn *c)
 
 /* ---- closing ---- */
 
+/* Storage of cap bytes leaves the receive budget (freed, or handed to the owner). */
+static void unbudget(ws_conn *c, size_t cap)
+{
+	c->env->receiving -= cap;
+	ws_stat_set(&c->env->stats->receiving, c->env->receiving);
+}
+
 /* Frees a message's storage (msg, cap bytes) and returns its bytes to the receive budget. */
 static void free_storage(ws_conn *c, void *msg, size_t cap)
 {
@@ -351,8 +358,7 @@ static void free_storage(ws_conn *c, void *msg, size_t cap)
 		h->msg_free(c->env->owner, msg);
 	else
 		ws_free(msg);
-	c->env->receiving -= cap;
-	ws_stat_set(&c->env->stats->receiving, c->env->receiving);
+	unbudget(c, cap);
 }
 
 static void release_message(ws_conn *c)
@@ -811,9 +817,7 @@ static void deliver(ws_conn *c)
 		return;
 	void *msg = c->msg;
 	size_t len = c->msg_len;
-	/* The message is the owner's from here: its bytes leave the receive budget. */
-	c->env->receiving -= c->msg_cap;
-	ws_stat_set(&c->env->stats->receiving, c->env->receiving);
+	unbudget(c, c->msg_cap); /* the message is the owner's from here */
 	c->msg = NULL;
 	c->msg_data = NULL;
 	c->msg_len = c->msg_cap = 0;
