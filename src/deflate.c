@@ -9,6 +9,7 @@
 #include "alloc.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -301,18 +302,35 @@ int ws_deflate_negotiate(const ws_deflate_config *cfg, const char *const *values
 
 /* ---- zlib glue ---- */
 
+/* Each zlib allocation carries its length in front, so the codec that owns the stream (whose
+ * byte count is zlib's opaque) can count what it holds and what freeing gives back. The
+ * header keeps the alignment of ws_malloc for zlib's structs. */
+#define ZHDR _Alignof(max_align_t)
+
 static voidpf zalloc_cb(voidpf opaque, uInt items, uInt size)
 {
-	(void)opaque;
-	if (size && items > SIZE_MAX / size)
+	size_t *held = opaque;
+
+	if (size && items > (SIZE_MAX - ZHDR) / size)
 		return Z_NULL;
-	return ws_malloc((size_t)items * size);
+	size_t len = (size_t)items * size + ZHDR;
+	unsigned char *p = ws_malloc(len);
+	if (!p)
+		return Z_NULL;
+	memcpy(p, &len, sizeof(len));
+	*held += len;
+	return p + ZHDR;
 }
 
 static void zfree_cb(voidpf opaque, voidpf p)
 {
-	(void)opaque;
-	ws_free(p);
+	size_t *held = opaque;
+	unsigned char *base = (unsigned char *)p - ZHDR;
+	size_t len;
+
+	memcpy(&len, base, sizeof(len));
+	*held -= len;
+	ws_free(base);
 }
 
 static uInt clamp_uint(size_t n)
@@ -329,6 +347,9 @@ static bool bits_valid(uint8_t bits)
 
 struct ws_deflater {
 	z_stream zs;
+	size_t zlib_bytes; /* held by zs's allocations (zalloc_cb counts them) */
+	uint8_t *history;  /* parked: the window for the next stream, history_len bytes; or NULL */
+	size_t history_len;
 	bool live; /* zs holds an initialised stream */
 	bool no_context_takeover;
 	int8_t level;
@@ -364,11 +385,19 @@ static void deflater_end(ws_deflater *d)
 	}
 }
 
+static void deflater_drop_history(ws_deflater *d)
+{
+	ws_free(d->history);
+	d->history = NULL;
+	d->history_len = 0;
+}
+
 void ws_deflater_free(ws_deflater *d)
 {
 	if (!d)
 		return;
 	deflater_end(d);
+	deflater_drop_history(d);
 	ws_free(d);
 }
 
@@ -383,11 +412,28 @@ static int deflater_start(ws_deflater *d)
 	memset(&d->zs, 0, sizeof(d->zs));
 	d->zs.zalloc = zalloc_cb;
 	d->zs.zfree = zfree_cb;
+	d->zs.opaque = &d->zlib_bytes;
 	int rc = deflateInit2(&d->zs, d->level, Z_DEFLATED, -(int)d->window_bits, d->mem_level,
 	                      Z_DEFAULT_STRATEGY);
 	if (rc != Z_OK)
 		return rc == Z_MEM_ERROR ? WS_ENOMEM : WS_EINVAL;
 	d->live = true;
+	return 0;
+}
+
+/* A new stream for a parked deflater, primed with the saved history, which is then freed.
+ * Until it succeeds the history stays, so a later message can try again. deflateSetDictionary
+ * allocates nothing: only deflateInit2 can run out of memory. */
+static int deflater_resume(ws_deflater *d)
+{
+	int rc = deflater_start(d);
+	if (rc < 0 || !d->history)
+		return rc;
+	if (deflateSetDictionary(&d->zs, d->history, clamp_uint(d->history_len)) != Z_OK) {
+		deflater_end(d);
+		return WS_EINVAL;
+	}
+	deflater_drop_history(d);
 	return 0;
 }
 
@@ -438,7 +484,7 @@ ssize_t ws_deflater_message(ws_deflater *d, const uint8_t *data, size_t len, ws_
 	 * so this is valid in any context, and it needs no zlib stream. */
 	if (len == 0)
 		return ws_buf_append(out, "", 1) < 0 ? WS_ENOMEM : 1;
-	if (!d->live && (rc = deflater_start(d)) < 0)
+	if (!d->live && (rc = deflater_resume(d)) < 0)
 		return rc;
 	rc = deflate_into(d, data, len, out, &appended);
 	if (rc == 0 && (appended < sizeof(sync_tail) ||
@@ -458,10 +504,51 @@ ssize_t ws_deflater_message(ws_deflater *d, const uint8_t *data, size_t len, ws_
 	return (ssize_t)(appended - sizeof(sync_tail));
 }
 
+size_t ws_deflater_park(ws_deflater *d)
+{
+	if (d->no_context_takeover || !d->live) {
+		ws_deflater_idle(d);
+		return 0;
+	}
+#if ZLIB_VERNUM >= 0x1290
+	/* Every message ends with a sync flush, so zlib holds no pending input or output here:
+	 * the window is all the state the next message depends on. */
+	uInt len = 0;
+	if (deflateGetDictionary(&d->zs, Z_NULL, &len) != Z_OK)
+		return 0;
+	uint8_t *history = NULL;
+	if (len &&
+	    (!(history = ws_malloc(len)) || deflateGetDictionary(&d->zs, history, &len) != Z_OK)) {
+		ws_free(history);
+		return 0;
+	}
+	size_t released = d->zlib_bytes;
+	deflater_end(d);
+	d->history = history;
+	d->history_len = len;
+	return released;
+#else
+	return 0;
+#endif
+}
+
+bool ws_deflater_parked(const ws_deflater *d)
+{
+	return d->history != NULL;
+}
+
+size_t ws_deflater_memory(const ws_deflater *d)
+{
+	return sizeof(*d) + d->zlib_bytes + d->history_len;
+}
+
 /* ---- decompressor ---- */
 
 struct ws_inflater {
 	z_stream zs;
+	size_t zlib_bytes; /* held by zs's allocations (zalloc_cb counts them) */
+	uint8_t *history;  /* parked: the window for the next stream, history_len bytes; or NULL */
+	size_t history_len;
 	bool live;        /* zs holds an initialised stream */
 	bool in_message;  /* fed since the last message completed */
 	bool payload;     /* the current message had payload bytes */
@@ -495,11 +582,19 @@ static void inflater_end(ws_inflater *f)
 	}
 }
 
+static void inflater_drop_history(ws_inflater *f)
+{
+	ws_free(f->history);
+	f->history = NULL;
+	f->history_len = 0;
+}
+
 void ws_inflater_free(ws_inflater *f)
 {
 	if (!f)
 		return;
 	inflater_end(f);
+	inflater_drop_history(f);
 	ws_free(f);
 }
 
@@ -510,8 +605,49 @@ void ws_inflater_idle(ws_inflater *f)
 	if (f->in_message && f->payload && !f->no_context_takeover && !f->failed)
 		f->failed = WS_EPROTO;
 	f->in_message = false;
-	if (f->no_context_takeover || f->failed)
+	if (f->no_context_takeover || f->failed) {
 		inflater_end(f);
+		inflater_drop_history(f);
+	}
+}
+
+size_t ws_inflater_park(ws_inflater *f)
+{
+	/* Inside a message zlib may hold input and the bits of a block: never parked. */
+	if (f->in_message)
+		return 0;
+	if (f->no_context_takeover || f->failed || !f->live) {
+		ws_inflater_idle(f);
+		return 0;
+	}
+#if ZLIB_VERNUM >= 0x1271
+	uInt len = 0;
+	if (inflateGetDictionary(&f->zs, Z_NULL, &len) != Z_OK)
+		return 0;
+	uint8_t *history = NULL;
+	if (len &&
+	    (!(history = ws_malloc(len)) || inflateGetDictionary(&f->zs, history, &len) != Z_OK)) {
+		ws_free(history);
+		return 0;
+	}
+	size_t released = f->zlib_bytes;
+	inflater_end(f);
+	f->history = history;
+	f->history_len = len;
+	return released;
+#else
+	return 0;
+#endif
+}
+
+bool ws_inflater_parked(const ws_inflater *f)
+{
+	return f->history != NULL;
+}
+
+size_t ws_inflater_memory(const ws_inflater *f)
+{
+	return sizeof(*f) + f->zlib_bytes + f->history_len;
 }
 
 bool ws_inflater_done(const ws_inflater *f)
@@ -524,6 +660,7 @@ static int inflater_start(ws_inflater *f)
 	memset(&f->zs, 0, sizeof(f->zs));
 	f->zs.zalloc = zalloc_cb;
 	f->zs.zfree = zfree_cb;
+	f->zs.opaque = &f->zlib_bytes;
 	int rc = inflateInit2(&f->zs, -(int)f->window_bits);
 	if (rc != Z_OK)
 		return rc == Z_MEM_ERROR ? WS_ENOMEM : WS_EINVAL;
@@ -531,11 +668,27 @@ static int inflater_start(ws_inflater *f)
 	return 0;
 }
 
+/* A new stream for a parked inflater, primed with the saved history, which is then freed.
+ * inflateSetDictionary allocates the window, so it too can run out of memory. */
+static int inflater_resume(ws_inflater *f)
+{
+	int rc = inflater_start(f);
+	if (rc < 0 || !f->history)
+		return rc;
+	rc = inflateSetDictionary(&f->zs, f->history, clamp_uint(f->history_len));
+	if (rc != Z_OK)
+		return rc == Z_MEM_ERROR ? WS_ENOMEM : WS_EINVAL;
+	inflater_drop_history(f);
+	return 0;
+}
+
+/* Errors are sticky: the stream and any parked history are of no more use. */
 static ssize_t inflater_fail(ws_inflater *f, int code)
 {
 	f->failed = code;
 	f->in_message = false;
 	inflater_end(f);
+	inflater_drop_history(f);
 	return code;
 }
 
@@ -644,7 +797,7 @@ ssize_t ws_inflater_feed(ws_inflater *f, const uint8_t **in, size_t *in_len, boo
 	}
 	if (*in_len)
 		f->payload = true;
-	if (f->payload && !f->live && (rc = inflater_start(f)) < 0)
+	if (f->payload && !f->live && (rc = inflater_resume(f)) < 0)
 		return inflater_fail(f, rc);
 	while (f->payload && !f->stream_end) {
 		size_t produced;
@@ -679,10 +832,17 @@ ssize_t ws_inflater_feed(ws_inflater *f, const uint8_t **in, size_t *in_len, boo
 /* ---- carrying a context to another process (a reload's handoff) ---- */
 
 /* zlib's Get*Dictionary write the whole window whatever *len says, so cap must hold the
- * largest window the stream can have before they are called. */
+ * largest window the stream can have before they are called. A parked codec needs no more
+ * room than its history, but asks for the same, so callers meet one rule. */
 size_t ws_deflater_window(ws_deflater *d, uint8_t *out, size_t cap)
 {
 	uInt len = 0;
+	if (d->history) {
+		if (cap < ((size_t)1 << d->window_bits))
+			return 0;
+		memcpy(out, d->history, d->history_len);
+		return d->history_len;
+	}
 #if ZLIB_VERNUM >= 0x1290
 	if (d->live && !d->no_context_takeover && cap >= ((size_t)1 << d->window_bits) &&
 	    deflateGetDictionary(&d->zs, out, &len) != Z_OK)
@@ -699,6 +859,7 @@ int ws_deflater_set_window(ws_deflater *d, const uint8_t *window, size_t len)
 {
 	if (!len || d->no_context_takeover)
 		return 0;
+	deflater_drop_history(d);
 	int rc = d->live ? 0 : deflater_start(d);
 	if (rc < 0)
 		return rc;
@@ -708,6 +869,12 @@ int ws_deflater_set_window(ws_deflater *d, const uint8_t *window, size_t len)
 size_t ws_inflater_window(ws_inflater *f, uint8_t *out, size_t cap)
 {
 	uInt len = 0;
+	if (f->history) {
+		if (f->in_message || cap < ((size_t)1 << f->window_bits))
+			return 0;
+		memcpy(out, f->history, f->history_len);
+		return f->history_len;
+	}
 #if ZLIB_VERNUM >= 0x1271
 	if (f->live && !f->no_context_takeover && !f->failed && !f->in_message &&
 	    cap >= ((size_t)1 << f->window_bits) && inflateGetDictionary(&f->zs, out, &len) != Z_OK)
@@ -724,8 +891,12 @@ int ws_inflater_set_window(ws_inflater *f, const uint8_t *window, size_t len)
 {
 	if (!len || f->no_context_takeover)
 		return 0;
+	inflater_drop_history(f);
 	int rc = f->live ? 0 : inflater_start(f);
 	if (rc < 0)
 		return rc;
-	return inflateSetDictionary(&f->zs, window, clamp_uint(len)) == Z_OK ? 0 : WS_EINVAL;
+	rc = inflateSetDictionary(&f->zs, window, clamp_uint(len));
+	if (rc != Z_OK)
+		return rc == Z_MEM_ERROR ? WS_ENOMEM : WS_EINVAL;
+	return 0;
 }

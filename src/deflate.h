@@ -27,7 +27,13 @@
  * 5.9 KiB state: 262 KiB at 15 and 8, 18 KiB at 10 and 4. An inflate stream holds a 7 KiB
  * state plus a 1 << window_bits window (39 KiB at 15), the window allocated at the first
  * output. Streams are allocated on first use. Without context takeover a stream is needed only
- * while one message is processed, and the *_idle functions release it between messages.
+ * while one message is processed, and the *_idle functions release it between messages. With
+ * context takeover the *_park functions free it between messages and keep only the history:
+ * the bytes in the window, at most 1 << window_bits (512 for a deflater of 8 bits), in a
+ * buffer of exactly that size. A parked codec holds its struct (under 160 bytes) and that
+ * history: after ten messages of 200 bytes, 2.1 KiB each way at window bits 15, against
+ * 262 KiB and 39 KiB with live streams. The next message recreates the stream from the history
+ * (*_memory tell what a codec holds; each zlib allocation carries 16 bytes for that count).
  * Plain C on zlib, no Zend. */
 #ifndef WS_DEFLATE_H
 #define WS_DEFLATE_H
@@ -114,8 +120,28 @@ void ws_deflater_free(ws_deflater *d);
 ssize_t ws_deflater_message(ws_deflater *d, const uint8_t *data, size_t len, ws_buf *out);
 
 /* Between messages: releases the zlib stream when no context is kept (server no context
- * takeover), so an idle connection holds no zlib memory; a no-op otherwise. */
+ * takeover), so an idle connection holds no zlib memory; a no-op otherwise (with context
+ * takeover, ws_deflater_park frees the stream and keeps the history). */
 void ws_deflater_idle(ws_deflater *d);
+
+/* Between messages, with context takeover: copies the stream's history (the bytes in its
+ * window, at most 1 << window bits, fewer while the stream is young) into a buffer of exactly
+ * that size, which the deflater owns, and frees the zlib stream. Returns the bytes of zlib
+ * memory released. The next non-empty ws_deflater_message recreates the stream, primes it
+ * with the history and frees the buffer: its output is a valid continuation for a peer that
+ * kept its context (it may only refer back less far than an unparked stream would). If that
+ * fails it returns WS_ENOMEM, keeps the history and produces nothing.
+ * Returns 0 and does what ws_deflater_idle does when there is no stream or no context is
+ * kept. Returns 0 and keeps the stream when the buffer cannot be allocated, and always with
+ * zlib older than 1.2.9. Parking a parked deflater returns 0. */
+size_t ws_deflater_park(ws_deflater *d);
+
+/* True while the deflater is parked with a saved history. */
+bool ws_deflater_parked(const ws_deflater *d);
+
+/* The bytes the deflater holds through alloc.h: its own struct, its zlib stream (if any) and
+ * its parked history (if any). */
+size_t ws_deflater_memory(const ws_deflater *d);
 
 /* ---- decompressor ---- */
 
@@ -168,6 +194,25 @@ bool ws_inflater_done(const ws_inflater *f);
  * WS_EPROTO. */
 void ws_inflater_idle(ws_inflater *f);
 
+/* Between messages, with context takeover: copies the stream's window (the output of the last
+ * messages, at most 1 << window bits) into a buffer of exactly that size, which the inflater
+ * owns, and frees the zlib stream. Returns the bytes of zlib memory released. The first payload
+ * byte of the next message recreates the stream, primes it with the history and frees the
+ * buffer, so the message may refer back into the earlier ones. If that fails, that call
+ * returns WS_ENOMEM, sticky like every error of ws_inflater_feed, and the history is freed.
+ * Returns 0 and changes nothing in the middle of a message (fed, not yet done). Otherwise
+ * returns 0 and does what ws_inflater_idle does when there is no stream, no context is kept
+ * or after an error. Returns 0 and keeps the stream when the buffer cannot be allocated, and
+ * always with zlib older than 1.2.7.1. Parking a parked inflater returns 0. */
+size_t ws_inflater_park(ws_inflater *f);
+
+/* True while the inflater is parked with a saved history. */
+bool ws_inflater_parked(const ws_inflater *f);
+
+/* The bytes the inflater holds through alloc.h: its own struct, its zlib stream (if any) and
+ * its parked history (if any). */
+size_t ws_inflater_memory(const ws_inflater *f);
+
 /* ---- carrying a context to another process (a reload's handoff) ----
  * With context takeover the next message may refer to the history of the previous ones: a
  * process that takes over a connection needs the same window. *_window copies it into
@@ -176,7 +221,9 @@ void ws_inflater_idle(ws_inflater *f);
  * copied. It returns 0 when no context is kept (or,
  * for the inflater, in the middle of a message), and always with zlib older than 1.2.9
  * (deflater) or 1.2.7.1 (inflater), which cannot read a window back. *_set_window gives a fresh
- * codec that history; it returns 0, WS_ENOMEM or WS_EINVAL. Call it before the first message. */
+ * codec that history; it returns 0, WS_ENOMEM or WS_EINVAL. Call it before the first message.
+ * A parked codec gives its saved history (under the same rule for cap), so a connection
+ * parked while idle can be handed over as it is; *_set_window replaces a parked history. */
 size_t ws_deflater_window(ws_deflater *d, uint8_t *out, size_t cap);
 int ws_deflater_set_window(ws_deflater *d, const uint8_t *window, size_t len);
 size_t ws_inflater_window(ws_inflater *f, uint8_t *out, size_t cap);
