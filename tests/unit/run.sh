@@ -26,6 +26,7 @@ test_rooms src/rooms.c src/alloc.c
 test_stats src/stats.c src/alloc.c
 test_bus src/bus.c src/buf.c src/loop.c src/alloc.c
 test_deflate src/deflate.c src/buf.c src/alloc.c -lz
+test_deflate_park src/deflate.c src/buf.c src/alloc.c -lz
 test_tls src/tls.c src/alloc.c -lssl -lcrypto'
 
 mkdir -p "$BIN"
