@@ -465,7 +465,7 @@ ZEND_METHOD(WebsocketConnection, rooms)
 /* Text frames must carry UTF-8 (RFC 6455 5.6): refuse to put anything else on the wire. */
 bool php_ws_check_text(zend_string *data, uint32_t arg_num)
 {
-	if (ws_utf8_validate((const uint8_t *)ZSTR_VAL(data), ZSTR_LEN(data)) == 0)
+	if (ws_server_text_valid((const uint8_t *)ZSTR_VAL(data), ZSTR_LEN(data)))
 		return true;
 	zend_argument_value_error(arg_num, "must be valid UTF-8 for a text message; pass $binary = "
 	                                   "true to send bytes");
@@ -524,7 +524,7 @@ ZEND_METHOD(WebsocketConnection, ping)
 
 bool php_ws_check_close(zend_long code, zend_string *reason, uint32_t reason_arg)
 {
-	if (code < 0 || code > 65535 || !ws_frame_close_code_valid((unsigned)code)) {
+	if (code < 0 || code > 65535 || !ws_server_close_code_valid((unsigned)code)) {
 		zend_argument_value_error(reason_arg - 1,
 		                          "must be a close code that may be sent (1000-1003, "
 		                          "1007-1014 or 3000-4999), " ZEND_LONG_FMT " given",
@@ -536,7 +536,7 @@ bool php_ws_check_close(zend_long code, zend_string *reason, uint32_t reason_arg
 		zend_argument_value_error(reason_arg, "must be at most 123 bytes, %zu given", len);
 		return false;
 	}
-	if (reason && ws_utf8_validate((const uint8_t *)ZSTR_VAL(reason), len) < 0) {
+	if (reason && !ws_server_text_valid((const uint8_t *)ZSTR_VAL(reason), len)) {
 		zend_argument_value_error(reason_arg, "must be valid UTF-8");
 		return false;
 	}
