@@ -17,7 +17,7 @@ if test "$PHP_WEBSOCKET" != "no"; then
     AC_MSG_ERROR([websocket needs pkg-config to find OpenSSL and zlib (Debian: apt-get install pkg-config)])
   fi
 
-  dnl libcrypto computes SHA-1 for Sec-WebSocket-Accept; libssl will carry wss://.
+  dnl libcrypto computes SHA-1 for Sec-WebSocket-Accept; libssl carries wss:// (src/tls.c).
   PKG_CHECK_MODULES([WEBSOCKET_OPENSSL], [openssl >= 1.1.1], [],
     [AC_MSG_ERROR([websocket needs OpenSSL >= 1.1.1 development files (Debian: apt-get install libssl-dev)])])
   PHP_EVAL_INCLINE($WEBSOCKET_OPENSSL_CFLAGS)
@@ -30,7 +30,6 @@ if test "$PHP_WEBSOCKET" != "no"; then
   PHP_EVAL_INCLINE($WEBSOCKET_ZLIB_CFLAGS)
   PHP_EVAL_LIBLINE($WEBSOCKET_ZLIB_LIBS, WEBSOCKET_SHARED_LIBADD)
 
-  WEBSOCKET_CFLAGS="-Wall -Wextra -Wno-unused-parameter"
   if test "$PHP_WEBSOCKET_DEV" != "no"; then
     WEBSOCKET_CORE_CFLAGS="-std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2"
     dnl Zend's method macros declare parameters a body may not use, and the methods' prototypes

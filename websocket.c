@@ -10,7 +10,6 @@
 #include "zend_exceptions.h"
 #include "php_websocket.h"
 #include "src/php/php_ws.h"
-#include "src/loop.h"
 #include "websocket_arginfo.h"
 
 #include <openssl/opensslv.h>
@@ -36,10 +35,10 @@ static PHP_MINFO_FUNCTION(websocket)
 	php_info_print_table_header(2, "WebSocket server support", "enabled");
 	php_info_print_table_row(2, "Version", PHP_WEBSOCKET_VERSION);
 	php_info_print_table_row(2, "RFC 6455 (WebSocket protocol)", "yes");
-	php_info_print_table_row(2, "Event loop", ws_loop_backend());
-	php_info_print_table_row(2, "Multi-process workers", "no");
-	php_info_print_table_row(2, "TLS (wss://)", "no");
-	php_info_print_table_row(2, "permessage-deflate (RFC 7692)", "no");
+	php_info_print_table_row(2, "Event loop", ws_server_loop_backend());
+	php_info_print_table_row(2, "Multi-process workers", "yes");
+	php_info_print_table_row(2, "TLS (wss://)", "yes");
+	php_info_print_table_row(2, "permessage-deflate (RFC 7692)", "yes");
 	php_info_print_table_row(2, "OpenSSL headers", OPENSSL_VERSION_TEXT);
 	php_info_print_table_row(2, "zlib headers", ZLIB_VERSION);
 	php_info_print_table_end();

@@ -115,10 +115,12 @@ final class WebsocketConnection
 
     public function isOpen(): bool {}
 
-    /** Joins a room; true if it was not already a member. */
+    /** Joins a room; true if it was not already a member. False, changing nothing, once the
+     * connection is no longer open. */
     public function join(string $room): bool {}
 
-    /** Leaves a room; true if it was a member. */
+    /** Leaves a room; true if it was a member. False, changing nothing, once the connection
+     * is no longer open (it leaves its rooms when it ends). */
     public function leave(string $room): bool {}
 
     /** The rooms this connection is a member of. */

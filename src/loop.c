@@ -537,15 +537,20 @@ ws_loop *ws_loop_new(ws_err *err)
 	return loop;
 }
 
-void ws_loop_free(ws_loop *loop)
+/* Frees the loop; ws_loop_free and ws_loop_free_forked differ only in `forked`. A child after
+ * fork() shares the epoll set and its registrations with its parent: it must not unregister
+ * the signal pipe from it, and since it has no loop of its own yet, the signal handler's pipe
+ * is forgotten unconditionally. Otherwise it is forgotten only when it is this loop's. */
+static void loop_teardown(ws_loop *loop, bool forked)
 {
 	if (!loop)
 		return;
 	ws_loop_signal_reset(loop);
-	ws_loop_io_stop(loop, &loop->signal_io);
+	if (!forked)
+		ws_loop_io_stop(loop, &loop->signal_io);
+	if (forked || signal_pipe_w == loop->signal_pipe[1])
+		signal_pipe_w = -1;
 	if (loop->signal_pipe[0] >= 0) {
-		if (signal_pipe_w == loop->signal_pipe[1])
-			signal_pipe_w = -1;
 		close(loop->signal_pipe[0]);
 		close(loop->signal_pipe[1]);
 	}
@@ -555,6 +560,11 @@ void ws_loop_free(ws_loop *loop)
 	ws_free(loop->heap);
 	backend_free(loop);
 	ws_free(loop);
+}
+
+void ws_loop_free(ws_loop *loop)
+{
+	loop_teardown(loop, false);
 }
 
 int ws_loop_fork_reset(ws_loop *loop)
@@ -565,20 +575,7 @@ int ws_loop_fork_reset(ws_loop *loop)
 
 void ws_loop_free_forked(ws_loop *loop)
 {
-	if (!loop)
-		return;
-	ws_loop_signal_reset(loop);
-	signal_pipe_w = -1;
-	if (loop->signal_pipe[0] >= 0) {
-		close(loop->signal_pipe[0]);
-		close(loop->signal_pipe[1]);
-	}
-	for (size_t i = 0; i < loop->heap_len; i++)
-		if (!loop->heap[i]->kept)
-			ws_free(loop->heap[i]);
-	ws_free(loop->heap);
-	backend_free(loop);
-	ws_free(loop);
+	loop_teardown(loop, true);
 }
 
 void ws_loop_set_hooks(ws_loop *loop, ws_loop_hook prepare, ws_loop_hook check, void *arg)

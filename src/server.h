@@ -157,4 +157,26 @@ ws_timer *ws_server_timer_start(ws_server *s, uint64_t delay_ms, uint64_t repeat
                                 void *arg);
 void ws_server_timer_stop(ws_server *s, ws_timer *t);
 
+/* Checks the binding makes on what a script passes, answered by the protocol modules so that
+ * src/php needs no header below this one and conn.h. */
+
+/* True when data is valid UTF-8, as a text message and a close reason must be (RFC 6455 5.6,
+ * 5.5.1). data is borrowed. */
+static inline bool ws_server_text_valid(const uint8_t *data, size_t len)
+{
+	return ws_utf8_validate(data, len) == 0;
+}
+
+/* True for a close code an endpoint may send (1000-1003, 1007-1014, 3000-4999). */
+static inline bool ws_server_close_code_valid(unsigned code)
+{
+	return ws_frame_close_code_valid(code);
+}
+
+/* The event loop's readiness backend ("epoll" or "poll"), for phpinfo(). */
+static inline const char *ws_server_loop_backend(void)
+{
+	return ws_loop_backend();
+}
+
 #endif

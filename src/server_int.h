@@ -67,7 +67,7 @@ struct ws_server {
 	ws_stats *stats;     /* every worker's counters (shared) or this process's (private) */
 	ws_worker_stats *my; /* this process's record in stats */
 	ws_stats *own_stats; /* what ws_server_new mapped (freed with the server) */
-	/* as one worker of several (see worker.h); bus is NULL otherwise */
+	/* as one worker of several (see worker.c); bus is NULL otherwise */
 	ws_bus_chan *bus;
 	unsigned workers; /* 1 without a master */
 	int handoff_fd;   /* a successor receives its predecessor's connections here, or -1 */

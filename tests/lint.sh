@@ -1,6 +1,7 @@
 #!/bin/sh
-# Static checks that keep the tree honest: the core stays Zend-free, the formatter is obeyed,
-# and the committed arginfo matches the stub. Prints `N passed, N failed`.
+# Static checks that keep the tree honest: the core stays Zend-free, the binding stays on the
+# core's face (server.h, conn.h), the formatter is obeyed, and the committed arginfo matches
+# the stub. Prints `N passed, N failed`.
 set -u
 cd "$(dirname "$0")/.."
 pass=0
@@ -20,6 +21,17 @@ check() {
 zend_free() {
 	! grep -nE 'php\.h|zend_' src/*.c src/*.h
 }
+# The binding (websocket.c and src/php/*.c) reaches the core through server.h and conn.h only.
+# Those headers include frame.h, utf8.h, loop.h, deflate.h and http.h for the types they declare,
+# so php_ws.h sees all of them: the check is therefore on the binding's own lines, that none of
+# them includes one of those headers or calls a function of those modules (ws_frame_*(),
+# ws_utf8_*(), ws_loop_*(), ws_deflate_*(), ws_http_*()). Their types and constants stay usable.
+binding_uses_face() {
+	! grep -nE '#[[:space:]]*include[[:space:]]*"[^"]*(frame|utf8|loop|deflate|http)\.h"' \
+		websocket.c src/php/*.c src/php/*.h &&
+		! grep -nE '\bws_(frame|utf8|loop|deflate|http)_[a-z0-9_]+[[:space:]]*\(' \
+			websocket.c src/php/*.c src/php/*.h
+}
 formatted() {
 	clang-format --dry-run --Werror websocket.c php_websocket.h src/*.c src/*.h src/php/*.c \
 		src/php/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
@@ -35,6 +47,7 @@ arginfo_current() {
 	return $rc
 }
 check "core (src/*.[ch]) includes no Zend header" zend_free
+check "the binding calls the core through server.h and conn.h only" binding_uses_face
 check "sources follow .clang-format" formatted
 check "websocket_arginfo.h is generated from websocket.stub.php" arginfo_current
 echo "$pass passed, $fail failed"

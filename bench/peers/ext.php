@@ -4,10 +4,12 @@
 // their command line.
 //
 //   php -d extension=modules/websocket.so bench/peers/ext.php echo|chat PORT [WORKERS]
-//       [--tls-cert=FILE --tls-key=FILE] [--compression] [--idle-timeout=S] [--ping-interval=S]
+//       [--tls-cert=FILE --tls-key=FILE] [--compression[=JSON]] [--idle-timeout=S]
+//       [--ping-interval=S]
 //
 // --tls-cert (and --tls-key) make PORT speak wss:// with that certificate; --compression turns
-// permessage-deflate on with its defaults ('compression' => true); --idle-timeout and
+// permessage-deflate on with its defaults ('compression' => true), --compression=JSON with
+// that 'compression' array (e.g. {"server_context_takeover":true}); --idle-timeout and
 // --ping-interval set 'idle_timeout' and 'ping_interval' (seconds, 0 is off).
 
 $tls = null;
@@ -17,6 +19,12 @@ $positional = [];
 foreach (array_slice($argv, 1) as $arg) {
     if ($arg === '--compression') {
         $compression = true;
+    } elseif (str_starts_with($arg, '--compression=')) {
+        $compression = json_decode(substr($arg, strlen('--compression=')), true);
+        if (!is_array($compression)) {
+            fwrite(STDERR, "ext.php: --compression= needs a JSON object\n");
+            exit(2);
+        }
     } elseif (preg_match('/^--(idle-timeout|ping-interval)=([0-9.]+)$/', $arg, $m)) {
         $keepalive[str_replace('-', '_', $m[1])] = (float) $m[2];
     } elseif (preg_match('/^--tls-(cert|key)=(.+)$/s', $arg, $m)) {

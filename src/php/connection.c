@@ -412,8 +412,10 @@ bool php_ws_check_room(zend_string *room, uint32_t arg_num)
 	return false;
 }
 
-/* public function join(string $room): bool */
-ZEND_METHOD(WebsocketConnection, join)
+/* join() and leave(): the same checks for both. A connection that is no longer open (isOpen()
+ * is false) changes nothing and gives false, as WebsocketServer::leave() does for an id that
+ * is gone; a closing connection leaves its rooms when it ends. */
+static void join_or_leave(INTERNAL_FUNCTION_PARAMETERS, bool join)
 {
 	zend_string *room;
 	ZEND_PARSE_PARAMETERS_START(1, 1)
@@ -424,7 +426,9 @@ ZEND_METHOD(WebsocketConnection, join)
 	php_ws_connection *pc = Z_WS_CONNECTION_P(ZEND_THIS);
 	if (!pc->conn || !ws_conn_is_open(pc->conn))
 		RETURN_FALSE;
-	int rc = ws_server_conn_join(pc->server->core, pc->conn, ZSTR_VAL(room), ZSTR_LEN(room));
+	ws_server *core = pc->server->core;
+	int rc = join ? ws_server_conn_join(core, pc->conn, ZSTR_VAL(room), ZSTR_LEN(room))
+	              : ws_server_conn_leave(core, pc->conn, ZSTR_VAL(room), ZSTR_LEN(room));
 	if (rc == WS_ENOMEM) {
 		zend_throw_exception(ws_exception_ce, "out of memory joining a room", 0);
 		RETURN_THROWS();
@@ -432,20 +436,16 @@ ZEND_METHOD(WebsocketConnection, join)
 	RETURN_BOOL(rc == 1);
 }
 
+/* public function join(string $room): bool */
+ZEND_METHOD(WebsocketConnection, join)
+{
+	join_or_leave(INTERNAL_FUNCTION_PARAM_PASSTHRU, true);
+}
+
 /* public function leave(string $room): bool */
 ZEND_METHOD(WebsocketConnection, leave)
 {
-	zend_string *room;
-	ZEND_PARSE_PARAMETERS_START(1, 1)
-	Z_PARAM_STR(room)
-	ZEND_PARSE_PARAMETERS_END();
-	if (!php_ws_check_room(room, 1))
-		RETURN_THROWS();
-	php_ws_connection *pc = Z_WS_CONNECTION_P(ZEND_THIS);
-	if (!pc->conn)
-		RETURN_FALSE;
-	RETURN_BOOL(ws_server_conn_leave(pc->server->core, pc->conn, ZSTR_VAL(room), ZSTR_LEN(room)) ==
-	            1);
+	join_or_leave(INTERNAL_FUNCTION_PARAM_PASSTHRU, false);
 }
 
 /* public function rooms(): array */
@@ -465,7 +465,7 @@ ZEND_METHOD(WebsocketConnection, rooms)
 /* Text frames must carry UTF-8 (RFC 6455 5.6): refuse to put anything else on the wire. */
 bool php_ws_check_text(zend_string *data, uint32_t arg_num)
 {
-	if (ws_utf8_validate((const uint8_t *)ZSTR_VAL(data), ZSTR_LEN(data)) == 0)
+	if (ws_server_text_valid((const uint8_t *)ZSTR_VAL(data), ZSTR_LEN(data)))
 		return true;
 	zend_argument_value_error(arg_num, "must be valid UTF-8 for a text message; pass $binary = "
 	                                   "true to send bytes");
@@ -524,7 +524,7 @@ ZEND_METHOD(WebsocketConnection, ping)
 
 bool php_ws_check_close(zend_long code, zend_string *reason, uint32_t reason_arg)
 {
-	if (code < 0 || code > 65535 || !ws_frame_close_code_valid((unsigned)code)) {
+	if (code < 0 || code > 65535 || !ws_server_close_code_valid((unsigned)code)) {
 		zend_argument_value_error(reason_arg - 1,
 		                          "must be a close code that may be sent (1000-1003, "
 		                          "1007-1014 or 3000-4999), " ZEND_LONG_FMT " given",
@@ -536,7 +536,7 @@ bool php_ws_check_close(zend_long code, zend_string *reason, uint32_t reason_arg
 		zend_argument_value_error(reason_arg, "must be at most 123 bytes, %zu given", len);
 		return false;
 	}
-	if (reason && ws_utf8_validate((const uint8_t *)ZSTR_VAL(reason), len) < 0) {
+	if (reason && !ws_server_text_valid((const uint8_t *)ZSTR_VAL(reason), len)) {
 		zend_argument_value_error(reason_arg, "must be valid UTF-8");
 		return false;
 	}

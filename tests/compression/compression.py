@@ -3,7 +3,7 @@
 tests/compression/server.php (an echo server configured from JSON), in the style of the
 Autobahn testsuite's sections 12 (the server compresses) and 13 (the client compresses).
 
-The client is raw (tests/conformance/wsraw.py for sockets and frames, tests/hardening/harness.py
+The client is raw (tests/conformance/wsraw.py for sockets and frames, tests/inc/wsharness.py
 for the server processes) and implements permessage-deflate itself with zlib: raw DEFLATE
 (compressobj(level, DEFLATED, -wbits)), Z_SYNC_FLUSH, the 00 00 FF FF tail stripped when
 sending and appended when receiving, the compressor and decompressor reset per message or
@@ -41,11 +41,11 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "hardening"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "inc"))
 
-import harness  # noqa: E402  (puts tests/conformance on sys.path for wsraw)
+import wsharness  # noqa: E402  (puts tests/conformance on sys.path for wsraw)
 import wsraw  # noqa: E402
-from harness import MiB, Failure, Srv, check, within  # noqa: E402
+from wsharness import MiB, Failure, Srv, check, within  # noqa: E402
 from wsraw import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
                    accept_for, close_payload, encode_frame, new_key, upgrade_request)
 

@@ -9,7 +9,7 @@
 // and handed to the constructor as it is, so every key goes through the real validation. A key
 // whose JSON value is null is left out of the configuration (so {"compression": null} runs
 // with the extension's default). --host and --port (the interop harnesses pass them) override
-// the JSON; a bare word (the mode that tests/hardening/harness.py passes) is ignored.
+// the JSON; a bare word (the mode that tests/inc/wsharness.py passes) is ignored.
 //
 // Echoes every message with its opcode (text as text, binary as binary) and prints exactly
 // one line `listening on ws://127.0.0.1:PORT/` when ready, then nothing else on stdout;

@@ -23,12 +23,12 @@ import threading
 import time
 import zlib
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (MiB, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
-                     Client, Failure, Srv, check, close_code, close_payload, encode_frame, main,
-                     open_client, recv_until_close, register_pid, tcp_queues, test,
-                     upgrade_request, within)
-import wsraw  # noqa: E402  (tests/conformance, on the path through harness)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "inc"))
+from wsharness import (MiB, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
+                       Client, Failure, Srv, check, close_code, close_payload, encode_frame, main,
+                       open_client, recv_until_close, register_pid, tcp_queues, test,
+                       upgrade_request, within)
+import wsraw  # noqa: E402  (tests/conformance, on the path through wsharness)
 
 
 def expect_http(c, status, what):

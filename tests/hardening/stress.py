@@ -33,8 +33,8 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Failure, Srv, encode_frame, register_pid  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "inc"))
+from wsharness import Failure, Srv, encode_frame, register_pid  # noqa: E402
 
 OP_TEXT, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x8, 0x9, 0xA
 REQUEST = (b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -368,7 +368,7 @@ def worker_main(port, n, send_end, rate, seed):
 def control(port, data=None, want=None, timeout=5.0):
     """A short-lived connection: sends `data` (a text message) and returns the first message
     that starts with `want`."""
-    from harness import Client, within
+    from wsharness import Client, within
     with within(timeout):
         c = Client(port, ws=True)
         try:
@@ -486,7 +486,7 @@ def main():
         return 0
     import signal
 
-    from harness import Abort
+    from wsharness import Abort
 
     def abort(signum, frame):
         raise Abort("signal %d" % signum)

@@ -21,9 +21,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "conformance"))
 from wsraw import Server  # noqa: E402  (process handling only; the client here is `websockets`)
 
-sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
+sys.path.insert(0, os.path.join(HERE, "..", "inc"))
 sys.path.insert(0, os.path.join(HERE, "..", "compression"))
-from harness import Srv  # noqa: E402  (a server script with a JSON configuration)
+from wsharness import Srv  # noqa: E402  (a server script with a JSON configuration)
 from compression import model  # noqa: E402  (the answers the contract allows to an offer)
 
 import websockets  # noqa: E402

@@ -42,17 +42,17 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
-import harness  # noqa: E402  (puts tests/conformance on sys.path for wsraw)
+sys.path.insert(0, os.path.join(HERE, "..", "inc"))
+import wsharness  # noqa: E402  (puts tests/conformance on sys.path for wsraw)
 import wsraw  # noqa: E402
-from harness import (MiB, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
-                     Client, Failure, Srv, check, close_code, close_payload, encode_frame,
-                     php_command, register_pid, test, upgrade_request, within)
+from wsharness import (MiB, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
+                       Client, Failure, Srv, check, close_code, close_payload, encode_frame,
+                       php_command, register_pid, test, upgrade_request, within)
 
 import certs  # noqa: E402
 import websockets  # noqa: E402
 
-ROOT = harness.ROOT
+ROOT = wsharness.ROOT
 TLS12, TLS13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
 SIZES = (0, 1, 125, 126, 65535, 65536, MiB, 8 * MiB)
 BODY_400 = b"This port speaks TLS: use https:// or wss://.\n"
@@ -1460,7 +1460,7 @@ def run_one(name, limit, env, pidfile):
 
 
 def run_all(wanted):
-    todo = [(n, t) for n, _, t in harness.TESTS if not wanted or any(w in n for w in wanted)]
+    todo = [(n, t) for n, _, t in wsharness.TESTS if not wanted or any(w in n for w in wanted)]
     tmp = tempfile.mkdtemp(prefix="ws-tls-")
     pidfile = os.environ.get("HARDENING_PIDFILE") or os.path.join(tmp, "pids")
     passed = failed = 0
@@ -1488,7 +1488,7 @@ def run_all(wanted):
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        sys.exit(harness.main([sys.argv[0]] + sys.argv[2:3]))
+        sys.exit(wsharness.main([sys.argv[0]] + sys.argv[2:3]))
     if sys.argv[1:] == ["--list"]:
-        sys.exit(harness.main(sys.argv))
+        sys.exit(wsharness.main(sys.argv))
     sys.exit(run_all(sys.argv[1:]))

@@ -5,7 +5,7 @@ stats(), supervision (kill -9, fatal errors), graceful stop (SIGTERM, SIGINT), r
 (SIGUSR1, also with broken code), pid_file and control(), bus overflow, and workers => 1.
 
 Each test starts tests/workers/server.php (see its header for the command protocol) in its own
-process group through the hardening harness (tests/hardening/harness.py), drives it from raw
+process group through the shared harness (tests/inc/wsharness.py), drives it from raw
 WebSocket clients on 127.0.0.1 and checks what clients see, what the server prints and what
 /proc says. Sized for 2 cores and 20,000 descriptors.
 
@@ -30,11 +30,12 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
-import harness  # noqa: E402
-import wsraw  # noqa: E402  (harness put tests/conformance on the path)
-from harness import (OP_CLOSE, OP_TEXT, Client, Failure, Srv, check,  # noqa: E402
-                     close_code, close_payload, main, php_command, register_pid, test)
+sys.path.insert(0, os.path.join(HERE, "..", "inc"))
+import wsharness  # noqa: E402
+import wsraw  # noqa: E402  (wsharness put tests/conformance on the path)
+from wsharness import (OP_CLOSE, OP_TEXT, Client, Failure, Srv, alive, check,  # noqa: E402
+                       children, close_code, close_payload, group_members, main, php_command,
+                       proc_state, register_pid, test, wait_gone)
 
 SERVER = os.path.join(HERE, "server.php")
 READY = r"^ready worker=\d+ pid=\d+ port=(\d+) "
@@ -50,60 +51,6 @@ def register_worker(pid):
     if path:
         with open(path, "a") as f:
             f.write("%d\n" % pid)
-
-
-def proc_state(pid):
-    """(state letter, ppid, pgid) from /proc/PID/stat, or None when there is no such process."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return fields[0], int(fields[1]), int(fields[2])
-
-
-def alive(pid):
-    """True for a process that exists and is not a zombie."""
-    st = proc_state(pid)
-    return st is not None and st[0] not in ("Z", "X")
-
-
-def children(pid):
-    """Pids of the live children of `pid` (from /proc/PID/task/*/children)."""
-    out = set()
-    try:
-        tasks = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return out
-    for t in tasks:
-        try:
-            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-                out.update(int(x) for x in f.read().split())
-        except OSError:
-            pass
-    return {p for p in out if alive(p)}
-
-
-def group_members(pgid):
-    """Live (not zombie) processes whose process group is `pgid`."""
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            st = proc_state(int(name))
-            if st and st[2] == pgid and st[0] not in ("Z", "X"):
-                found.append(int(name))
-    return found
-
-
-def wait_gone(pids, seconds, what):
-    end = time.monotonic() + seconds
-    while True:
-        left = [p for p in pids if alive(p)]
-        if not left:
-            return
-        if time.monotonic() > end:
-            raise Failure("%s still running %.1f s later: %s" % (what, seconds, left))
-        time.sleep(0.02)
 
 
 # -- the application file the workers include -----------------------------------------------------
@@ -224,7 +171,7 @@ def control(config, command, timeout=15.0, server=None):
 
 def run_php(args, timeout, reap=None):
     with tempfile.TemporaryFile() as out:
-        p = subprocess.Popen(php_command() + args, cwd=harness.ROOT, stdin=subprocess.DEVNULL,
+        p = subprocess.Popen(php_command() + args, cwd=wsharness.ROOT, stdin=subprocess.DEVNULL,
                              stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         register_pid(p.pid)
         end = time.monotonic() + min(timeout, wsraw.remaining())

@@ -1,10 +1,12 @@
-"""harness.py - what the hardening tests share: the server under test (tests/hardening/server.php
-in its own process group, its stdout read line by line), raw WebSocket clients (wsraw.Conn from
+"""wsharness.py - what the Python suites share (hardening, workers, compression, tls, interop):
+the server under test (a PHP script, by default the hardening lab tests/hardening/server.php, in
+its own process group, its stdout read line by line), raw WebSocket clients (wsraw.Conn from
 tests/conformance, plus source address and receive buffer), /proc readings (RSS, CPU time,
-kernel socket queues) and the one-test-per-process runner.
+kernel socket queues, process state), ending processes by pid, and the one-test-per-process
+runner (tests/inc/suite.sh runs each test of a file in its own process).
 
-Every process a test starts is written to $HARDENING_PIDFILE (if set) so that run.sh can end
-what a killed test left behind; every wait is bounded by the test's deadline.
+Every process a test starts is written to $HARDENING_PIDFILE (if set) so that the suite's
+run.sh can end what a killed test left behind; every wait is bounded by the test's deadline.
 """
 
 import json
@@ -23,6 +25,7 @@ from contextlib import contextmanager
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+LAB = os.path.join(ROOT, "tests", "hardening", "server.php")
 sys.path.insert(0, os.path.join(ROOT, "tests", "conformance"))
 
 import wsraw  # noqa: E402
@@ -77,7 +80,7 @@ READY = r"^listening on ws://127\.0\.0\.1:(\d+)/$"
 
 
 class Srv:
-    """tests/hardening/server.php with a config and a mode. `prefix` goes before the php command
+    """The hardening lab (tests/hardening/server.php, LAB) with a config and a mode. `prefix` goes before the php command
     (e.g. prlimit); it must exec php so that self.pid is the server itself. Another suite can
     run its own `script` (called as `script JSON MODE *args`) with its own readiness line
     `ready` (a regex whose group 1 is the port). `ini` ({"memory_limit": "128M"}) sets php.ini
@@ -89,7 +92,7 @@ class Srv:
         self.mode = mode
         self.prefix = list(prefix)
         self.ready_timeout = ready_timeout
-        self.script = script or os.path.join(HERE, "server.php")
+        self.script = script or LAB
         self.args = [str(a) for a in args]
         self.ready = ready
         self.ini = ["-d%s=%s" % kv for kv in (ini or {}).items()]
@@ -258,6 +261,60 @@ def proc_cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     # after the command name: state is field 3, utime 14 and stime 15 (1-based, man proc)
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_state(pid):
+    """(state letter, ppid, pgid) from /proc/PID/stat, or None when there is no such process."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0], int(fields[1]), int(fields[2])
+
+
+def alive(pid):
+    """True for a process that exists and is not a zombie."""
+    st = proc_state(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def children(pid):
+    """Pids of the live children of `pid` (from /proc/PID/task/*/children)."""
+    out = set()
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for t in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                out.update(int(x) for x in f.read().split())
+        except OSError:
+            pass
+    return {p for p in out if alive(p)}
+
+
+def group_members(pgid):
+    """Live (not zombie) processes whose process group is `pgid`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = proc_state(int(name))
+            if st and st[2] == pgid and st[0] not in ("Z", "X"):
+                found.append(int(name))
+    return found
+
+
+def wait_gone(pids, seconds, what):
+    end = time.monotonic() + seconds
+    while True:
+        left = [p for p in pids if alive(p)]
+        if not left:
+            return
+        if time.monotonic() > end:
+            raise Failure("%s still running %.1f s later: %s" % (what, seconds, left))
+        time.sleep(0.02)
 
 
 def tcp_queues(local_port, remote_port):
