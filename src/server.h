@@ -126,7 +126,7 @@ const ws_stats *ws_server_stats(const ws_server *s);
 /* This process's worker index. */
 unsigned ws_server_worker(const ws_server *s);
 
-/* ---- as one worker of several (workers.h starts them) ---- */
+/* ---- as one worker of several (master.h starts them) ---- */
 
 typedef struct ws_worker_env {
 	unsigned index;    /* this worker */

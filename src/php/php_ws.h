@@ -8,7 +8,7 @@
 #include "zend_smart_str.h"
 #include "../../php_websocket.h"
 #include "../server.h"
-#include "../workers.h"
+#include "../master.h"
 
 typedef enum php_ws_event {
 	PHP_WS_EV_OPEN = 0,

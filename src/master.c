@@ -1,4 +1,4 @@
-/* workers.c - see workers.h. The master's loop reacts to signals (SIGCHLD, SIGTERM, SIGINT,
+/* master.c - see master.h. The master's loop reacts to signals (SIGCHLD, SIGTERM, SIGINT,
  * SIGUSR1) and to its bus channels; it never forks from inside a callback. A callback that
  * wants a worker started marks the slot and stops the loop; ws_master_run forks at top level,
  * so a child leaves the master's code by returning, with nothing of the master's turn left
@@ -16,7 +16,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "workers.h"
+#include "master.h"
 #include "alloc.h"
 #include "bus.h"
 #include "loop.h"
