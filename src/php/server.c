@@ -4,16 +4,13 @@
 #include "php_ws.h"
 #include "zend_exceptions.h"
 #include "../alloc.h"
+#include "../control.h"
 #if PHP_VERSION_ID >= 80200
 #include "ext/random/php_random.h"
 #else
 #include "ext/standard/php_mt_rand.h"
 #include "ext/standard/php_rand.h"
 #endif
-
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static zend_object_handlers server_handlers;
 
@@ -213,51 +210,11 @@ static void call_worker_event(php_ws_server *srv, php_ws_event ev)
 
 /* ---- pid file ---- */
 
-/* A process that exited but was not reaped yet (a zombie) is gone for our purposes. */
-static bool alive(pid_t pid)
-{
-	if (kill(pid, 0) < 0 && errno != EPERM)
-		return false;
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return true; /* no procfs: trust kill() */
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *state = strrchr(buf, ')'); /* "pid (comm) S ..." */
-	return !(state && state[1] == ' ' && state[2] == 'Z');
-}
-
-/* The pid recorded in the file, or 0 when there is none or that process is gone. */
-static pid_t running_pid(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	long pid = 0;
-	if (fscanf(f, "%ld", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	if (pid <= 0 || !alive((pid_t)pid))
-		return 0;
-	return (pid_t)pid;
-}
-
 static bool write_pid_file(php_ws_server *srv)
 {
-	pid_t other = running_pid(srv->pid_file);
-	if (other && other != getpid()) {
-		zend_throw_exception_ex(ws_exception_ce, 0,
-		                        "already running (pid %ld) according to pid_file \"%s\"",
-		                        (long)other, srv->pid_file);
-		return false;
-	}
-	FILE *f = fopen(srv->pid_file, "w");
-	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
-		zend_throw_exception_ex(ws_exception_ce, 0, "cannot write pid_file \"%s\": %s",
-		                        srv->pid_file, strerror(errno));
+	ws_err err = {0};
+	if (ws_control_write_pid_file(srv->pid_file, &err) < 0) {
+		zend_throw_exception(ws_exception_ce, err.msg, 0);
 		return false;
 	}
 	srv->pid_file_written = true;
@@ -266,8 +223,8 @@ static bool write_pid_file(php_ws_server *srv)
 
 static void remove_pid_file(php_ws_server *srv)
 {
-	if (srv->pid_file_written && running_pid(srv->pid_file) == getpid())
-		unlink(srv->pid_file);
+	if (srv->pid_file_written)
+		ws_control_remove_pid_file(srv->pid_file);
 	srv->pid_file_written = false;
 }
 
@@ -717,9 +674,14 @@ ZEND_METHOD(WebsocketServer, control)
 	php_ws_server *srv = this_server(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
-	bool stop = zend_string_equals_literal(command, "stop");
-	bool reload = zend_string_equals_literal(command, "reload");
-	if (!stop && !reload && !zend_string_equals_literal(command, "status")) {
+	ws_control_cmd cmd;
+	if (zend_string_equals_literal(command, "stop"))
+		cmd = WS_CONTROL_STOP;
+	else if (zend_string_equals_literal(command, "reload"))
+		cmd = WS_CONTROL_RELOAD;
+	else if (zend_string_equals_literal(command, "status"))
+		cmd = WS_CONTROL_STATUS;
+	else {
 		zend_argument_value_error(1, "must be \"stop\", \"reload\" or \"status\", \"%s\" given",
 		                          ZSTR_VAL(command));
 		RETURN_THROWS();
@@ -729,39 +691,14 @@ ZEND_METHOD(WebsocketServer, control)
 		                     "control() needs the pid_file of the running server in the config", 0);
 		RETURN_THROWS();
 	}
-	pid_t pid = running_pid(srv->pid_file);
-	if (!pid) {
-		php_printf("not running\n");
-		RETURN_LONG(1);
-	}
-	if (reload) {
-		if (kill(pid, SIGUSR1) < 0) {
-			php_printf("cannot signal pid %ld: %s\n", (long)pid, strerror(errno));
-			RETURN_LONG(1);
-		}
-		php_printf("reloading (pid %ld)\n", (long)pid);
-		RETURN_LONG(0);
-	}
-	if (!stop) {
-		php_printf("running (pid %ld)\n", (long)pid);
-		RETURN_LONG(0);
-	}
-	if (kill(pid, SIGTERM) < 0) {
-		php_printf("cannot signal pid %ld: %s\n", (long)pid, strerror(errno));
-		RETURN_LONG(1);
-	}
-	/* Wait for the graceful stop: the grace period, then a margin for the workers' exit. */
-	uint64_t waited_ms = 0, limit_ms = (uint64_t)srv->cfg.shutdown_timeout_ms + 5000;
-	while (alive(pid) && waited_ms < limit_ms) {
-		usleep(20 * 1000);
-		waited_ms += 20;
-	}
-	if (alive(pid)) {
-		php_printf("still running after %.1f s (pid %ld)\n", (double)waited_ms / 1000, (long)pid);
-		RETURN_LONG(1);
-	}
-	php_printf("stopped (pid %ld)\n", (long)pid);
-	RETURN_LONG(0);
+	/* A stop waits for the grace period, then a margin for the workers' exit. */
+	uint64_t wait_ms = (uint64_t)srv->cfg.shutdown_timeout_ms + 5000;
+	char line[256];
+	int status = ws_control_command(srv->pid_file, cmd,
+	                                wait_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)wait_ms, line,
+	                                sizeof(line));
+	php_printf("%s\n", line);
+	RETURN_LONG(status);
 }
 
 /* ---- timers ---- */
