@@ -149,6 +149,7 @@ static void send_control(ws_bus_chan *ch, uint8_t type, int fd)
 }
 
 static void maybe_flush_all(ws_master *m);
+static void begin_stop(ws_master *m, int signo);
 static void reload_next(ws_master *m);
 static void reload_abort(ws_master *m, const char *why);
 
@@ -241,6 +242,10 @@ static void on_relay(ws_bus_chan *ch, const ws_bus_msg *msg, void *arg)
 			maybe_flush_all(m);
 		}
 		return;
+	case WS_BUS_STOP_ALL:
+		/* A worker's stop(): the same graceful stop as SIGTERM, whichever process asked. */
+		begin_stop(m, SIGTERM);
+		return;
 	default:
 		return;
 	}
@@ -324,8 +329,8 @@ static void on_quiesce_timer(ws_loop *loop, ws_timer *t, void *arg)
 static void begin_stop(ws_master *m, int signo)
 {
 	if (m->phase != RUNNING) {
-		/* A second Ctrl-C means "now"; a repeated SIGTERM (a worker's stop(), a service
-		 * manager) changes nothing. */
+		/* A second Ctrl-C means "now"; a repeated SIGTERM (a service manager) or stop
+		 * request (a worker's stop()) changes nothing. */
 		if (signo == SIGINT && !m->stop_forced) {
 			m->stop_forced = true;
 			say("stop requested again: killing the workers now");
