@@ -1,6 +1,6 @@
-/* server.c - WebsocketServer: configuration, event registration, start/stop, sending to ids,
- * broadcasting, connection lookup and timers. The event loop runs inside start(); every PHP
- * callback is made from there through callbacks.c. */
+/* server.c - WebsocketServer: configuration, event registration, start/stop, control,
+ * sending to ids, broadcasting, rooms and connection lookup (timers are in timers.c). The
+ * event loop runs inside start(); every PHP callback is made from there through callbacks.c. */
 #include "php_ws.h"
 #include "zend_exceptions.h"
 #include "../alloc.h"
@@ -42,24 +42,6 @@ static zend_object *server_create_object(zend_class_entry *ce)
 	srv->worker_id = -1;
 	zend_hash_init(&srv->timers, 8, NULL, NULL, 0);
 	return &srv->std;
-}
-
-static void timer_free(php_ws_timer *t)
-{
-	php_ws_callback_release(&t->cb);
-	efree(t);
-}
-
-static void php_ws_timers_release(php_ws_server *srv)
-{
-	php_ws_timer *t;
-	ZEND_HASH_FOREACH_PTR(&srv->timers, t) {
-		if (srv->core && t->timer)
-			ws_server_timer_stop(srv->core, t->timer);
-		timer_free(t);
-	}
-	ZEND_HASH_FOREACH_END();
-	zend_hash_clean(&srv->timers);
 }
 
 static void server_free_object(zend_object *obj)
@@ -112,8 +94,7 @@ void php_ws_server_setup(zend_class_entry *ce)
 	server_handlers.clone_obj = NULL;
 }
 
-/* Returns the server of $this, or throws when the constructor did not run. */
-static php_ws_server *this_server(zval *this_zv)
+php_ws_server *php_ws_server_this(zval *this_zv)
 {
 	php_ws_server *srv = Z_WS_SERVER_P(this_zv);
 	if (!srv->core) {
@@ -162,7 +143,7 @@ ZEND_METHOD(WebsocketServer, on)
 	Z_PARAM_STR(event)
 	Z_PARAM_FUNC(fci, fcc)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	for (int i = 0; i < PHP_WS_EV_COUNT; i++) {
@@ -320,7 +301,7 @@ static void run_master(php_ws_server *srv)
 ZEND_METHOD(WebsocketServer, start)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (srv->started) {
@@ -359,7 +340,7 @@ ZEND_METHOD(WebsocketServer, start)
 ZEND_METHOD(WebsocketServer, stop)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	ws_server_stop(srv->core);
@@ -377,7 +358,7 @@ ZEND_METHOD(WebsocketServer, send)
 	Z_PARAM_OPTIONAL
 	Z_PARAM_BOOL(binary)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!binary && !php_ws_check_text(data, 2))
@@ -423,7 +404,7 @@ ZEND_METHOD(WebsocketServer, broadcast)
 	Z_PARAM_BOOL(binary)
 	Z_PARAM_ARRAY_HT(except)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!binary && !php_ws_check_text(data, 1))
@@ -447,7 +428,7 @@ ZEND_METHOD(WebsocketServer, broadcast)
 ZEND_METHOD(WebsocketServer, connections)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	array_init_size(return_value, (uint32_t)ws_server_count(srv->core));
@@ -466,7 +447,7 @@ ZEND_METHOD(WebsocketServer, connections)
 ZEND_METHOD(WebsocketServer, connectionCount)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	RETURN_LONG((zend_long)ws_server_count(srv->core));
@@ -479,7 +460,7 @@ ZEND_METHOD(WebsocketServer, getConnection)
 	ZEND_PARSE_PARAMETERS_START(1, 1)
 	Z_PARAM_LONG(id)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	ws_conn *c = id > 0 ? ws_server_find(srv->core, (uint64_t)id) : NULL;
@@ -504,7 +485,7 @@ ZEND_METHOD(WebsocketServer, publish)
 	Z_PARAM_BOOL(binary)
 	Z_PARAM_ARRAY_HT(except)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!php_ws_check_room(room, 1) || (!binary && !php_ws_check_text(data, 2)))
@@ -533,7 +514,7 @@ static void join_or_leave(INTERNAL_FUNCTION_PARAMETERS, bool join)
 	Z_PARAM_LONG(id)
 	Z_PARAM_STR(room)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!php_ws_check_room(room, 2))
@@ -571,7 +552,7 @@ ZEND_METHOD(WebsocketServer, roomSize)
 	ZEND_PARSE_PARAMETERS_START(1, 1)
 	Z_PARAM_STR(room)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!php_ws_check_room(room, 1))
@@ -590,7 +571,7 @@ ZEND_METHOD(WebsocketServer, close)
 	Z_PARAM_LONG(code)
 	Z_PARAM_STR(reason)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!php_ws_check_close(code, reason, 2))
@@ -613,7 +594,7 @@ static void add_figures(zval *to, const ws_worker_stats *w)
 ZEND_METHOD(WebsocketServer, stats)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	const ws_stats *st = ws_server_stats(srv->core);
@@ -658,7 +639,7 @@ ZEND_METHOD(WebsocketServer, stats)
 ZEND_METHOD(WebsocketServer, workerId)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	RETURN_LONG(srv->worker_id);
@@ -671,7 +652,7 @@ ZEND_METHOD(WebsocketServer, control)
 	ZEND_PARSE_PARAMETERS_START(1, 1)
 	Z_PARAM_STR(command)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	ws_control_cmd cmd;
@@ -701,96 +682,11 @@ ZEND_METHOD(WebsocketServer, control)
 	RETURN_LONG(status);
 }
 
-/* ---- timers ---- */
-
-static void timer_fire(ws_loop *loop, ws_timer *timer, void *arg)
-{
-	(void)loop;
-	(void)timer;
-	php_ws_timer *t = arg;
-	php_ws_server *srv = t->server;
-	zval id;
-	ZVAL_LONG(&id, t->id);
-	t->running = true;
-	php_ws_call(srv, &t->cb, NULL, NULL, 1, &id);
-	t->running = false;
-	if (t->repeat && !t->cancelled)
-		return;
-	/* One-shot timers are freed by the loop after this callback; cancelled repeating ones
-	 * were stopped by clearTimer (the loop frees them too, since they were firing). */
-	t->timer = NULL;
-	zend_hash_index_del(&srv->timers, (zend_ulong)t->id);
-	timer_free(t);
-	if (EG(exception)) /* a destructor of what the callable captured */
-		php_ws_handle_exception(srv, NULL);
-}
-
-/* public function addTimer(float $seconds, callable $callback, bool $repeat = false): int */
-ZEND_METHOD(WebsocketServer, addTimer)
-{
-	double seconds;
-	zend_fcall_info fci;
-	zend_fcall_info_cache fcc;
-	bool repeat = false;
-	ZEND_PARSE_PARAMETERS_START(2, 3)
-	Z_PARAM_DOUBLE(seconds)
-	Z_PARAM_FUNC(fci, fcc)
-	Z_PARAM_OPTIONAL
-	Z_PARAM_BOOL(repeat)
-	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
-	if (!srv)
-		RETURN_THROWS();
-	if (!(seconds >= 0 && seconds <= 86400.0 * 365) || (repeat && seconds < 0.001)) {
-		zend_argument_value_error(1, "must be between %s and one year", repeat ? "0.001" : "0");
-		RETURN_THROWS();
-	}
-	uint64_t ms = (uint64_t)(seconds * 1000.0 + 0.5);
-	if (repeat && ms == 0)
-		ms = 1;
-	php_ws_timer *t = ecalloc(1, sizeof(*t));
-	t->id = ++srv->next_timer_id;
-	t->server = srv;
-	t->repeat = repeat;
-	php_ws_callback_set(&t->cb, &fci.function_name, &fcc);
-	t->timer = ws_server_timer_start(srv->core, ms, repeat ? ms : 0, timer_fire, t);
-	if (!t->timer) {
-		timer_free(t);
-		zend_throw_exception(ws_exception_ce, "out of memory adding a timer", 0);
-		RETURN_THROWS();
-	}
-	zend_hash_index_add_new_ptr(&srv->timers, (zend_ulong)t->id, t);
-	RETURN_LONG(t->id);
-}
-
-/* public function clearTimer(int $timerId): bool */
-ZEND_METHOD(WebsocketServer, clearTimer)
-{
-	zend_long id;
-	ZEND_PARSE_PARAMETERS_START(1, 1)
-	Z_PARAM_LONG(id)
-	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
-	if (!srv)
-		RETURN_THROWS();
-	php_ws_timer *t = zend_hash_index_find_ptr(&srv->timers, (zend_ulong)id);
-	if (!t || t->cancelled)
-		RETURN_FALSE;
-	ws_server_timer_stop(srv->core, t->timer);
-	if (t->running) {
-		t->cancelled = true; /* timer_fire frees it when the callback returns */
-		RETURN_TRUE;
-	}
-	zend_hash_index_del(&srv->timers, (zend_ulong)id);
-	timer_free(t);
-	RETURN_TRUE;
-}
-
 /* public function getPort(): int */
 ZEND_METHOD(WebsocketServer, getPort)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	int port = ws_server_port(srv->core);
@@ -801,7 +697,7 @@ ZEND_METHOD(WebsocketServer, getPort)
 ZEND_METHOD(WebsocketServer, getTlsPort)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!srv->cfg.tls)
@@ -816,7 +712,7 @@ ZEND_METHOD(WebsocketServer, getTlsPort)
 ZEND_METHOD(WebsocketServer, getConfig)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	RETURN_COPY(&srv->config);
