@@ -27,7 +27,9 @@ test_stats src/stats.c src/alloc.c
 test_bus src/bus.c src/buf.c src/loop.c src/alloc.c
 test_deflate src/deflate.c src/buf.c src/alloc.c -lz
 test_tls src/tls.c src/alloc.c -lssl -lcrypto
-test_control src/control.c src/alloc.c'
+test_control src/control.c src/alloc.c
+test_master src/master.c src/server.c src/worker.c src/conn.c src/upgrade.c src/net.c src/loop.c src/wheel.c src/bus.c src/buf.c src/http.c src/handshake.c src/frame.c src/utf8.c src/deflate.c src/tls.c src/rooms.c src/stats.c src/alloc.c -lssl -lcrypto -lz
+test_worker src/master.c src/server.c src/worker.c src/conn.c src/upgrade.c src/net.c src/loop.c src/wheel.c src/bus.c src/buf.c src/http.c src/handshake.c src/frame.c src/utf8.c src/deflate.c src/tls.c src/rooms.c src/stats.c src/alloc.c -lssl -lcrypto -lz'
 
 mkdir -p "$BIN"
 passed=0
