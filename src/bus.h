@@ -47,6 +47,7 @@ typedef enum ws_bus_type {
 	WS_BUS_FLUSH,    /* master -> worker: every relayed message is ahead; close and exit */
 	WS_BUS_HANDOFF,  /* master -> worker, carries a descriptor: hand connections over it */
 	WS_BUS_HANDED,   /* worker -> master: handoff complete; target: connections handed */
+	WS_BUS_STOP_ALL, /* worker -> master: stop the whole server gracefully, as SIGTERM does */
 	WS_BUS_TYPE_MAX
 } ws_bus_type;
 
@@ -145,7 +146,7 @@ int ws_bus_chan_queue(ws_bus_chan *ch, ws_chunk *chunk);
 
 /* Queues a chunk with a descriptor that travels with it. The channel owns fd from the call
  * on, whatever the result (it is closed on failure and after it was sent). Not bounded by
- * max_out. */
+ * max_out, so it also queues a chunk that must not be refused (fd -1: no descriptor). */
 int ws_bus_chan_queue_fd(ws_bus_chan *ch, ws_chunk *chunk, int fd);
 
 /* Writes as much as the socket takes: one gathered write for plain chunks, a sendmsg of its

@@ -730,7 +730,8 @@ int ws_server_run(ws_server *s, ws_err *err)
 	ign.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &ign, &old_pipe);
 	struct sigaction old_int, old_term;
-	if (s->bus) {
+	bool worker = s->bus != NULL; /* the bus goes if the master does (on_bus_eof) */
+	if (worker) {
 		/* The master coordinates the stop; Ctrl-C reaches the whole process group. */
 		sigaction(SIGINT, &ign, &old_int);
 		sigaction(SIGTERM, &ign, &old_term);
@@ -757,7 +758,7 @@ int ws_server_run(ws_server *s, ws_err *err)
 		rc = ws_err_set(err, WS_ESYS, errno, "event loop failed: %s", strerror(errno));
 out:
 	ws_loop_signal_reset(s->loop);
-	if (s->bus) {
+	if (worker) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
 	}
@@ -783,11 +784,10 @@ void ws_server_close_listener(ws_server *s)
 
 void ws_server_stop(ws_server *s)
 {
-	if (s->bus && s->running) {
-		/* One worker of several: the master stops them all, in order (see worker.c). */
-		kill(getppid(), SIGTERM);
+	/* One worker of several: the master stops them all, in order (see worker.c). Without a
+	 * master (its bus is gone) this process stops alone. */
+	if (s->bus && s->running && ws_worker_stop_all(s) == 0)
 		return;
-	}
 	ws_server_stop_here(s);
 }
 

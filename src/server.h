@@ -69,7 +69,9 @@ int ws_server_run(ws_server *s, ws_err *err);
 
 /* Begins the graceful stop: no new connections, every open connection gets Close 1001 after
  * its queued data, and connections still open after shutdown_timeout_ms are dropped.
- * Safe to call from any hook, more than once, and before ws_server_run. */
+ * Safe to call from any hook, more than once, and before ws_server_run. While one worker of
+ * several runs, it asks the master (WS_BUS_STOP_ALL) to stop every worker instead; a worker
+ * whose master is gone stops alone. */
 void ws_server_stop(ws_server *s);
 
 /* Same as ws_server_stop, but as one worker of several stops this process only (its master
@@ -126,7 +128,7 @@ const ws_stats *ws_server_stats(const ws_server *s);
 /* This process's worker index. */
 unsigned ws_server_worker(const ws_server *s);
 
-/* ---- as one worker of several (workers.h starts them) ---- */
+/* ---- as one worker of several (master.h starts them) ---- */
 
 typedef struct ws_worker_env {
 	unsigned index;    /* this worker */

@@ -81,6 +81,9 @@ struct ws_server {
 int ws_worker_start(ws_server *s, ws_err *err); /* in ws_server_run, before the loop */
 void ws_worker_turn(ws_server *s);              /* before the loop waits: flush the bus */
 void ws_worker_free(ws_server *s);
+/* Asks the master to stop every worker (WS_BUS_STOP_ALL, sent before the loop next waits).
+ * Returns 0; WS_ECLOSED when there is no bus (the master is gone); WS_ENOMEM. */
+int ws_worker_stop_all(ws_server *s);
 /* Queues a message for the master (see bus.h); a full queue counts a drop. Returns 0,
  * WS_ETOOBIG or WS_ENOMEM. */
 int ws_worker_post(ws_server *s, uint8_t type, uint8_t flags, uint16_t code, uint64_t target,

@@ -4,7 +4,9 @@
  * Stop: STOP from the master makes the worker read what its clients already sent, stop
  * accepting and reading, and answer QUIESCED after every message it produced. Once every
  * worker has answered, the master relays what is still in flight and then sends FLUSH, which
- * starts this process's ordinary graceful stop (Close 1001 after queued data).
+ * starts this process's ordinary graceful stop (Close 1001 after queued data). A worker's own
+ * stop() asks the master for that stop with STOP_ALL; once the master is gone (the bus hit its
+ * end) the bus is freed and the worker stops alone.
  *
  * Handoff: a successor sends READY, then reads its predecessor's connections from a socket
  * the master gave it, before it accepts or reads the bus. The predecessor, on HANDOFF, stops
@@ -96,6 +98,8 @@ static void post_control(ws_server *s, uint8_t type, uint64_t arg)
 void ws_worker_turn(ws_server *s)
 {
 	ws_bus_chan_flush(s->bus);
+	if (!s->bus) /* the flush found the master gone (on_bus_eof) */
+		return;
 	ws_stat_set(&s->my->bus_queue, s->bus->out_bytes);
 	if (s->drops_unreported && s->hooks.on_bus_overflow) {
 		uint64_t now = ws_loop_now_ms(s->loop);
@@ -109,6 +113,20 @@ void ws_worker_turn(ws_server *s)
 }
 
 /* ---- the stop ---- */
+
+int ws_worker_stop_all(ws_server *s)
+{
+	if (!s->bus)
+		return WS_ECLOSED;
+	ws_chunk *m =
+	    ws_bus_encode_ids(WS_BUS_STOP_ALL, 0, 0, s->cfg.worker_index, 0, NULL, 0, NULL, 0, NULL, 0);
+	if (!m)
+		return WS_ENOMEM;
+	/* Past max_out too: a stop request is not dropped behind a full queue. */
+	int rc = ws_bus_chan_queue_fd(s->bus, m, -1);
+	ws_chunk_unref(m);
+	return rc;
+}
 
 /* Phase 1: take in what clients already sent, then stop accepting and reading. */
 static void quiesce(ws_server *s)
@@ -478,10 +496,14 @@ static void on_bus(ws_bus_chan *ch, const ws_bus_msg *m, void *arg)
 
 static void on_bus_eof(ws_bus_chan *ch, int err, void *arg)
 {
-	(void)ch;
 	(void)err;
 	ws_server *s = arg;
-	/* The master is gone: nobody will relay or supervise; stop gracefully on our own. */
+	/* The master is gone: nobody will relay, supervise or take a stop request. The channel
+	 * goes with it, so that nothing is posted to a dead end: from here on this process is
+	 * on its own, and a stop() stops just this process. */
+	ws_bus_chan_free(ch);
+	s->bus = NULL;
+	ws_stat_set(&s->my->bus_queue, 0);
 	if (!s->handed_off) {
 		for (ws_conn *c = s->head; c; c = c->next)
 			ws_conn_hold_input(c, false);

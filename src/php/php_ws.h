@@ -8,7 +8,7 @@
 #include "zend_smart_str.h"
 #include "../../php_websocket.h"
 #include "../server.h"
-#include "../workers.h"
+#include "../master.h"
 
 typedef enum php_ws_event {
 	PHP_WS_EV_OPEN = 0,
@@ -153,5 +153,11 @@ extern const ws_server_hooks php_ws_hooks;
 
 /* server.c: installs the object handlers on the class registered by websocket.c */
 void php_ws_server_setup(zend_class_entry *ce);
+/* The server of $this in a method, or NULL with an Error thrown when its constructor did not
+ * run. */
+php_ws_server *php_ws_server_this(zval *this_zv);
+
+/* timers.c: stops and frees every timer of srv (when it stops running, and when it is freed). */
+void php_ws_timers_release(php_ws_server *srv);
 
 #endif

@@ -1,19 +1,16 @@
-/* server.c - WebsocketServer: configuration, event registration, start/stop, sending to ids,
- * broadcasting, connection lookup and timers. The event loop runs inside start(); every PHP
- * callback is made from there through callbacks.c. */
+/* server.c - WebsocketServer: configuration, event registration, start/stop, control,
+ * sending to ids, broadcasting, rooms and connection lookup (timers are in timers.c). The
+ * event loop runs inside start(); every PHP callback is made from there through callbacks.c. */
 #include "php_ws.h"
 #include "zend_exceptions.h"
 #include "../alloc.h"
+#include "../control.h"
 #if PHP_VERSION_ID >= 80200
 #include "ext/random/php_random.h"
 #else
 #include "ext/standard/php_mt_rand.h"
 #include "ext/standard/php_rand.h"
 #endif
-
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static zend_object_handlers server_handlers;
 
@@ -45,24 +42,6 @@ static zend_object *server_create_object(zend_class_entry *ce)
 	srv->worker_id = -1;
 	zend_hash_init(&srv->timers, 8, NULL, NULL, 0);
 	return &srv->std;
-}
-
-static void timer_free(php_ws_timer *t)
-{
-	php_ws_callback_release(&t->cb);
-	efree(t);
-}
-
-static void php_ws_timers_release(php_ws_server *srv)
-{
-	php_ws_timer *t;
-	ZEND_HASH_FOREACH_PTR(&srv->timers, t) {
-		if (srv->core && t->timer)
-			ws_server_timer_stop(srv->core, t->timer);
-		timer_free(t);
-	}
-	ZEND_HASH_FOREACH_END();
-	zend_hash_clean(&srv->timers);
 }
 
 static void server_free_object(zend_object *obj)
@@ -115,8 +94,7 @@ void php_ws_server_setup(zend_class_entry *ce)
 	server_handlers.clone_obj = NULL;
 }
 
-/* Returns the server of $this, or throws when the constructor did not run. */
-static php_ws_server *this_server(zval *this_zv)
+php_ws_server *php_ws_server_this(zval *this_zv)
 {
 	php_ws_server *srv = Z_WS_SERVER_P(this_zv);
 	if (!srv->core) {
@@ -165,7 +143,7 @@ ZEND_METHOD(WebsocketServer, on)
 	Z_PARAM_STR(event)
 	Z_PARAM_FUNC(fci, fcc)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	for (int i = 0; i < PHP_WS_EV_COUNT; i++) {
@@ -213,51 +191,11 @@ static void call_worker_event(php_ws_server *srv, php_ws_event ev)
 
 /* ---- pid file ---- */
 
-/* A process that exited but was not reaped yet (a zombie) is gone for our purposes. */
-static bool alive(pid_t pid)
-{
-	if (kill(pid, 0) < 0 && errno != EPERM)
-		return false;
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return true; /* no procfs: trust kill() */
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *state = strrchr(buf, ')'); /* "pid (comm) S ..." */
-	return !(state && state[1] == ' ' && state[2] == 'Z');
-}
-
-/* The pid recorded in the file, or 0 when there is none or that process is gone. */
-static pid_t running_pid(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	long pid = 0;
-	if (fscanf(f, "%ld", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	if (pid <= 0 || !alive((pid_t)pid))
-		return 0;
-	return (pid_t)pid;
-}
-
 static bool write_pid_file(php_ws_server *srv)
 {
-	pid_t other = running_pid(srv->pid_file);
-	if (other && other != getpid()) {
-		zend_throw_exception_ex(ws_exception_ce, 0,
-		                        "already running (pid %ld) according to pid_file \"%s\"",
-		                        (long)other, srv->pid_file);
-		return false;
-	}
-	FILE *f = fopen(srv->pid_file, "w");
-	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
-		zend_throw_exception_ex(ws_exception_ce, 0, "cannot write pid_file \"%s\": %s",
-		                        srv->pid_file, strerror(errno));
+	ws_err err = {0};
+	if (ws_control_write_pid_file(srv->pid_file, &err) < 0) {
+		zend_throw_exception(ws_exception_ce, err.msg, 0);
 		return false;
 	}
 	srv->pid_file_written = true;
@@ -266,8 +204,8 @@ static bool write_pid_file(php_ws_server *srv)
 
 static void remove_pid_file(php_ws_server *srv)
 {
-	if (srv->pid_file_written && running_pid(srv->pid_file) == getpid())
-		unlink(srv->pid_file);
+	if (srv->pid_file_written)
+		ws_control_remove_pid_file(srv->pid_file);
 	srv->pid_file_written = false;
 }
 
@@ -363,7 +301,7 @@ static void run_master(php_ws_server *srv)
 ZEND_METHOD(WebsocketServer, start)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (srv->started) {
@@ -402,7 +340,7 @@ ZEND_METHOD(WebsocketServer, start)
 ZEND_METHOD(WebsocketServer, stop)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	ws_server_stop(srv->core);
@@ -420,7 +358,7 @@ ZEND_METHOD(WebsocketServer, send)
 	Z_PARAM_OPTIONAL
 	Z_PARAM_BOOL(binary)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!binary && !php_ws_check_text(data, 2))
@@ -466,7 +404,7 @@ ZEND_METHOD(WebsocketServer, broadcast)
 	Z_PARAM_BOOL(binary)
 	Z_PARAM_ARRAY_HT(except)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!binary && !php_ws_check_text(data, 1))
@@ -490,7 +428,7 @@ ZEND_METHOD(WebsocketServer, broadcast)
 ZEND_METHOD(WebsocketServer, connections)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	array_init_size(return_value, (uint32_t)ws_server_count(srv->core));
@@ -509,7 +447,7 @@ ZEND_METHOD(WebsocketServer, connections)
 ZEND_METHOD(WebsocketServer, connectionCount)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	RETURN_LONG((zend_long)ws_server_count(srv->core));
@@ -522,7 +460,7 @@ ZEND_METHOD(WebsocketServer, getConnection)
 	ZEND_PARSE_PARAMETERS_START(1, 1)
 	Z_PARAM_LONG(id)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	ws_conn *c = id > 0 ? ws_server_find(srv->core, (uint64_t)id) : NULL;
@@ -547,7 +485,7 @@ ZEND_METHOD(WebsocketServer, publish)
 	Z_PARAM_BOOL(binary)
 	Z_PARAM_ARRAY_HT(except)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!php_ws_check_room(room, 1) || (!binary && !php_ws_check_text(data, 2)))
@@ -576,7 +514,7 @@ static void join_or_leave(INTERNAL_FUNCTION_PARAMETERS, bool join)
 	Z_PARAM_LONG(id)
 	Z_PARAM_STR(room)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!php_ws_check_room(room, 2))
@@ -614,7 +552,7 @@ ZEND_METHOD(WebsocketServer, roomSize)
 	ZEND_PARSE_PARAMETERS_START(1, 1)
 	Z_PARAM_STR(room)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!php_ws_check_room(room, 1))
@@ -633,7 +571,7 @@ ZEND_METHOD(WebsocketServer, close)
 	Z_PARAM_LONG(code)
 	Z_PARAM_STR(reason)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!php_ws_check_close(code, reason, 2))
@@ -656,7 +594,7 @@ static void add_figures(zval *to, const ws_worker_stats *w)
 ZEND_METHOD(WebsocketServer, stats)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	const ws_stats *st = ws_server_stats(srv->core);
@@ -701,7 +639,7 @@ ZEND_METHOD(WebsocketServer, stats)
 ZEND_METHOD(WebsocketServer, workerId)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	RETURN_LONG(srv->worker_id);
@@ -714,12 +652,17 @@ ZEND_METHOD(WebsocketServer, control)
 	ZEND_PARSE_PARAMETERS_START(1, 1)
 	Z_PARAM_STR(command)
 	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
-	bool stop = zend_string_equals_literal(command, "stop");
-	bool reload = zend_string_equals_literal(command, "reload");
-	if (!stop && !reload && !zend_string_equals_literal(command, "status")) {
+	ws_control_cmd cmd;
+	if (zend_string_equals_literal(command, "stop"))
+		cmd = WS_CONTROL_STOP;
+	else if (zend_string_equals_literal(command, "reload"))
+		cmd = WS_CONTROL_RELOAD;
+	else if (zend_string_equals_literal(command, "status"))
+		cmd = WS_CONTROL_STATUS;
+	else {
 		zend_argument_value_error(1, "must be \"stop\", \"reload\" or \"status\", \"%s\" given",
 		                          ZSTR_VAL(command));
 		RETURN_THROWS();
@@ -729,131 +672,21 @@ ZEND_METHOD(WebsocketServer, control)
 		                     "control() needs the pid_file of the running server in the config", 0);
 		RETURN_THROWS();
 	}
-	pid_t pid = running_pid(srv->pid_file);
-	if (!pid) {
-		php_printf("not running\n");
-		RETURN_LONG(1);
-	}
-	if (reload) {
-		if (kill(pid, SIGUSR1) < 0) {
-			php_printf("cannot signal pid %ld: %s\n", (long)pid, strerror(errno));
-			RETURN_LONG(1);
-		}
-		php_printf("reloading (pid %ld)\n", (long)pid);
-		RETURN_LONG(0);
-	}
-	if (!stop) {
-		php_printf("running (pid %ld)\n", (long)pid);
-		RETURN_LONG(0);
-	}
-	if (kill(pid, SIGTERM) < 0) {
-		php_printf("cannot signal pid %ld: %s\n", (long)pid, strerror(errno));
-		RETURN_LONG(1);
-	}
-	/* Wait for the graceful stop: the grace period, then a margin for the workers' exit. */
-	uint64_t waited_ms = 0, limit_ms = (uint64_t)srv->cfg.shutdown_timeout_ms + 5000;
-	while (alive(pid) && waited_ms < limit_ms) {
-		usleep(20 * 1000);
-		waited_ms += 20;
-	}
-	if (alive(pid)) {
-		php_printf("still running after %.1f s (pid %ld)\n", (double)waited_ms / 1000, (long)pid);
-		RETURN_LONG(1);
-	}
-	php_printf("stopped (pid %ld)\n", (long)pid);
-	RETURN_LONG(0);
-}
-
-/* ---- timers ---- */
-
-static void timer_fire(ws_loop *loop, ws_timer *timer, void *arg)
-{
-	(void)loop;
-	(void)timer;
-	php_ws_timer *t = arg;
-	php_ws_server *srv = t->server;
-	zval id;
-	ZVAL_LONG(&id, t->id);
-	t->running = true;
-	php_ws_call(srv, &t->cb, NULL, NULL, 1, &id);
-	t->running = false;
-	if (t->repeat && !t->cancelled)
-		return;
-	/* One-shot timers are freed by the loop after this callback; cancelled repeating ones
-	 * were stopped by clearTimer (the loop frees them too, since they were firing). */
-	t->timer = NULL;
-	zend_hash_index_del(&srv->timers, (zend_ulong)t->id);
-	timer_free(t);
-	if (EG(exception)) /* a destructor of what the callable captured */
-		php_ws_handle_exception(srv, NULL);
-}
-
-/* public function addTimer(float $seconds, callable $callback, bool $repeat = false): int */
-ZEND_METHOD(WebsocketServer, addTimer)
-{
-	double seconds;
-	zend_fcall_info fci;
-	zend_fcall_info_cache fcc;
-	bool repeat = false;
-	ZEND_PARSE_PARAMETERS_START(2, 3)
-	Z_PARAM_DOUBLE(seconds)
-	Z_PARAM_FUNC(fci, fcc)
-	Z_PARAM_OPTIONAL
-	Z_PARAM_BOOL(repeat)
-	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
-	if (!srv)
-		RETURN_THROWS();
-	if (!(seconds >= 0 && seconds <= 86400.0 * 365) || (repeat && seconds < 0.001)) {
-		zend_argument_value_error(1, "must be between %s and one year", repeat ? "0.001" : "0");
-		RETURN_THROWS();
-	}
-	uint64_t ms = (uint64_t)(seconds * 1000.0 + 0.5);
-	if (repeat && ms == 0)
-		ms = 1;
-	php_ws_timer *t = ecalloc(1, sizeof(*t));
-	t->id = ++srv->next_timer_id;
-	t->server = srv;
-	t->repeat = repeat;
-	php_ws_callback_set(&t->cb, &fci.function_name, &fcc);
-	t->timer = ws_server_timer_start(srv->core, ms, repeat ? ms : 0, timer_fire, t);
-	if (!t->timer) {
-		timer_free(t);
-		zend_throw_exception(ws_exception_ce, "out of memory adding a timer", 0);
-		RETURN_THROWS();
-	}
-	zend_hash_index_add_new_ptr(&srv->timers, (zend_ulong)t->id, t);
-	RETURN_LONG(t->id);
-}
-
-/* public function clearTimer(int $timerId): bool */
-ZEND_METHOD(WebsocketServer, clearTimer)
-{
-	zend_long id;
-	ZEND_PARSE_PARAMETERS_START(1, 1)
-	Z_PARAM_LONG(id)
-	ZEND_PARSE_PARAMETERS_END();
-	php_ws_server *srv = this_server(ZEND_THIS);
-	if (!srv)
-		RETURN_THROWS();
-	php_ws_timer *t = zend_hash_index_find_ptr(&srv->timers, (zend_ulong)id);
-	if (!t || t->cancelled)
-		RETURN_FALSE;
-	ws_server_timer_stop(srv->core, t->timer);
-	if (t->running) {
-		t->cancelled = true; /* timer_fire frees it when the callback returns */
-		RETURN_TRUE;
-	}
-	zend_hash_index_del(&srv->timers, (zend_ulong)id);
-	timer_free(t);
-	RETURN_TRUE;
+	/* A stop waits for the grace period, then a margin for the workers' exit. */
+	uint64_t wait_ms = (uint64_t)srv->cfg.shutdown_timeout_ms + 5000;
+	char line[256];
+	int status = ws_control_command(srv->pid_file, cmd,
+	                                wait_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)wait_ms, line,
+	                                sizeof(line));
+	php_printf("%s\n", line);
+	RETURN_LONG(status);
 }
 
 /* public function getPort(): int */
 ZEND_METHOD(WebsocketServer, getPort)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	int port = ws_server_port(srv->core);
@@ -864,7 +697,7 @@ ZEND_METHOD(WebsocketServer, getPort)
 ZEND_METHOD(WebsocketServer, getTlsPort)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	if (!srv->cfg.tls)
@@ -879,7 +712,7 @@ ZEND_METHOD(WebsocketServer, getTlsPort)
 ZEND_METHOD(WebsocketServer, getConfig)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
-	php_ws_server *srv = this_server(ZEND_THIS);
+	php_ws_server *srv = php_ws_server_this(ZEND_THIS);
 	if (!srv)
 		RETURN_THROWS();
 	RETURN_COPY(&srv->config);

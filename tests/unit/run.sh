@@ -14,6 +14,9 @@ CFLAGS="-std=c11 -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-omit
 CFLAGS="$CFLAGS -fno-sanitize-recover=undefined -I src"
 BIN=tests/unit/bin
 
+# Every core source, as config.m4 lists them; @core@ below stands for the list.
+CORE=$(sed -n 's/^ *WEBSOCKET_CORE_SOURCES="\(.*\)"$/\1/p' config.m4)
+
 # Each test and the sources (and libraries) it links, one per line.
 TESTS='test_utf8 src/utf8.c
 test_frame src/frame.c src/utf8.c
@@ -27,7 +30,10 @@ test_stats src/stats.c src/alloc.c
 test_bus src/bus.c src/buf.c src/loop.c src/alloc.c
 test_deflate src/deflate.c src/buf.c src/alloc.c -lz
 test_deflate_park src/deflate.c src/buf.c src/alloc.c -lz
-test_tls src/tls.c src/alloc.c -lssl -lcrypto'
+test_tls src/tls.c src/alloc.c -lssl -lcrypto
+test_control src/control.c src/alloc.c
+test_master @core@ -lssl -lcrypto -lz
+test_worker @core@ -lssl -lcrypto -lz'
 
 mkdir -p "$BIN"
 passed=0
@@ -35,6 +41,7 @@ failed=0
 
 while read -r name sources; do
 	log="$BIN/$name.log"
+	sources=$(echo "$sources" | sed "s|@core@|$CORE|")
 	# The sources are a word list on purpose.
 	# shellcheck disable=SC2086
 	if ! $CC $CFLAGS -o "$BIN/$name" "tests/unit/$name.c" $sources -lcunit \

@@ -1,4 +1,4 @@
-/* workers.c - see workers.h. The master's loop reacts to signals (SIGCHLD, SIGTERM, SIGINT,
+/* master.c - see master.h. The master's loop reacts to signals (SIGCHLD, SIGTERM, SIGINT,
  * SIGUSR1) and to its bus channels; it never forks from inside a callback. A callback that
  * wants a worker started marks the slot and stops the loop; ws_master_run forks at top level,
  * so a child leaves the master's code by returning, with nothing of the master's turn left
@@ -16,7 +16,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "workers.h"
+#include "master.h"
 #include "alloc.h"
 #include "bus.h"
 #include "loop.h"
@@ -149,6 +149,7 @@ static void send_control(ws_bus_chan *ch, uint8_t type, int fd)
 }
 
 static void maybe_flush_all(ws_master *m);
+static void begin_stop(ws_master *m, int signo);
 static void reload_next(ws_master *m);
 static void reload_abort(ws_master *m, const char *why);
 
@@ -241,6 +242,10 @@ static void on_relay(ws_bus_chan *ch, const ws_bus_msg *msg, void *arg)
 			maybe_flush_all(m);
 		}
 		return;
+	case WS_BUS_STOP_ALL:
+		/* A worker's stop(): the same graceful stop as SIGTERM, whichever process asked. */
+		begin_stop(m, SIGTERM);
+		return;
 	default:
 		return;
 	}
@@ -324,8 +329,8 @@ static void on_quiesce_timer(ws_loop *loop, ws_timer *t, void *arg)
 static void begin_stop(ws_master *m, int signo)
 {
 	if (m->phase != RUNNING) {
-		/* A second Ctrl-C means "now"; a repeated SIGTERM (a worker's stop(), a service
-		 * manager) changes nothing. */
+		/* A second Ctrl-C means "now"; a repeated SIGTERM (a service manager) or stop
+		 * request (a worker's stop()) changes nothing. */
 		if (signo == SIGINT && !m->stop_forced) {
 			m->stop_forced = true;
 			say("stop requested again: killing the workers now");

@@ -1,11 +1,11 @@
-/* workers.h - the master of a server with several worker processes. It binds one
+/* master.h - the master of a server with several worker processes. It binds one
  * SO_REUSEPORT listening socket per worker slot (kept across restarts, so connections that
  * wait in a backlog survive a worker's death), maps the shared stats area, forks the workers,
- * relays the bus between them, restarts a worker that dies, turns SIGTERM/SIGINT into the
- * graceful stop and SIGUSR1 into a reload (each worker in turn hands its connections to a
- * fresh one). The master runs no application code. Plain C, no Zend. */
-#ifndef WS_WORKERS_H
-#define WS_WORKERS_H
+ * relays the bus between them, restarts a worker that dies, turns SIGTERM/SIGINT (and a
+ * worker's WS_BUS_STOP_ALL) into the graceful stop and SIGUSR1 into a reload (each worker in turn
+ * hands its connections to a fresh one). The master runs no application code. Plain C, no Zend. */
+#ifndef WS_MASTER_H
+#define WS_MASTER_H
 
 #include "err.h"
 #include "server.h"
