@@ -21,20 +21,20 @@ static void respond(ws_conn *c, int status, const char *headers, size_t headers_
 	    ws_handshake_write_response(NULL, 0, status, headers, headers_len, body, body_len);
 	ws_chunk *chunk = ws_chunk_new(need);
 	if (!chunk) {
-		ws_conn_finish(c);
+		ws__conn_finish(c);
 		return;
 	}
 	ws_handshake_write_response((char *)chunk->data, need, status, headers, headers_len, body,
 	                            body_len);
 	if (head_only)
 		chunk->len = need - body_len;
-	if (ws_conn_queue(c, chunk) < 0) {
+	if (ws__conn_queue(c, chunk) < 0) {
 		ws_chunk_unref(chunk);
-		ws_conn_finish(c);
+		ws__conn_finish(c);
 		return;
 	}
 	c->read_paused = true;
-	ws_conn_start_closing(c);
+	ws__conn_start_closing(c);
 	c->shutdown_after_flush = true;
 }
 
@@ -157,7 +157,7 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 	if (negotiate_deflate(c, req, &extra) < 0 ||
 	    (reply.headers_len && ws_buf_append(&extra, reply.headers, reply.headers_len) < 0)) {
 		ws_buf_release(&extra);
-		ws_conn_finish(c);
+		ws__conn_finish(c);
 		return;
 	}
 	const char *extra_ptr = extra.ptr ? (const char *)extra.ptr + extra.head : NULL;
@@ -167,7 +167,7 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 	ws_chunk *chunk = ws_chunk_new(need);
 	if (!chunk) {
 		ws_buf_release(&extra);
-		ws_conn_finish(c);
+		ws__conn_finish(c);
 		return;
 	}
 	ws_handshake_write_101((char *)chunk->data, need, hs->accept, reply.protocol,
@@ -182,12 +182,12 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 	}
 	if (!c->subprotocol && reply.protocol_len) {
 		ws_chunk_unref(chunk);
-		ws_conn_finish(c);
+		ws__conn_finish(c);
 		return;
 	}
-	if (ws_conn_queue(c, chunk) < 0) {
+	if (ws__conn_queue(c, chunk) < 0) {
 		ws_chunk_unref(chunk);
-		ws_conn_finish(c);
+		ws__conn_finish(c);
 		return;
 	}
 	c->state = WS_CONN_OPEN;
@@ -203,7 +203,7 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 		c->env->hooks->on_open(c->env->owner, c);
 }
 
-size_t ws_conn_upgrade(ws_conn *c, const uint8_t *buf, size_t len)
+size_t ws__conn_upgrade(ws_conn *c, const uint8_t *buf, size_t len)
 {
 	ws_http_request req;
 	ssize_t n = ws_http_parse(&c->http, buf, len, &req);
