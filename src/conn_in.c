@@ -64,8 +64,7 @@ static void fail(ws_conn *c, uint16_t code)
 	}
 	ws__conn_start_closing(c);
 	c->shutdown_after_flush = true;
-	if (!c->pending) /* our Close may have left already: shut down now */
-		c->env->want_flush(c->env->server, c);
+	ws__conn_want_flush(c); /* our Close may have left already: shut down now */
 }
 
 /* ---- frames and messages ---- */
@@ -96,8 +95,7 @@ static void handle_close_frame(ws_conn *c, const uint8_t *payload, size_t len)
 	ws__conn_start_closing(c);
 	c->read_paused = true;
 	c->shutdown_after_flush = true;
-	if (!c->pending)
-		c->env->want_flush(c->env->server, c);
+	ws__conn_want_flush(c);
 }
 
 static void handle_control(ws_conn *c, uint8_t opcode, const uint8_t *payload, size_t len)
@@ -186,15 +184,6 @@ static bool message_room(ws_conn *c, size_t n, uint64_t end, bool whole)
 		return false;
 	}
 	return true;
-}
-
-int ws_conn_restore_message(ws_conn *c, const uint8_t *data, size_t len)
-{
-	if (!ws__conn_message_storage(c, len, true))
-		return WS_ENOMEM;
-	memcpy(c->msg_data, data, len);
-	c->msg_len = len;
-	return 0;
 }
 
 /* Replaces the compressed bytes of the message with what they inflate to, growing the output
@@ -493,7 +482,7 @@ static unsigned tls_crossed(ws_conn *c, unsigned events)
 void ws__conn_on_io(ws_loop *loop, ws_io *io, unsigned events)
 {
 	(void)loop;
-	ws_conn *c = (ws_conn *)io; /* io is the first member */
+	ws_conn *c = (ws_conn *)(void *)((char *)io - offsetof(ws_conn, io));
 	if (c->tls)
 		events = tls_crossed(c, events);
 	if (events & WS_IO_WRITE)

@@ -23,8 +23,7 @@
 
 /* ---- output ---- */
 
-/* Makes room in the output ring for n more chunks. Returns 0 or WS_ENOMEM. */
-static int reserve_out(ws_conn *c, uint32_t n)
+int ws__conn_reserve_out(ws_conn *c, uint32_t n)
 {
 	if (c->out_cap - c->out_count >= n)
 		return 0;
@@ -45,13 +44,12 @@ static int reserve_out(ws_conn *c, uint32_t n)
 
 int ws__conn_queue(ws_conn *c, ws_chunk *chunk)
 {
-	if (reserve_out(c, 1) < 0)
+	if (ws__conn_reserve_out(c, 1) < 0)
 		return WS_ENOMEM;
 	c->out[(c->out_head + c->out_count) % c->out_cap] = chunk;
 	c->out_count++;
 	c->out_bytes += chunk->len;
-	if (!c->pending)
-		c->env->want_flush(c->env->server, c);
+	ws__conn_want_flush(c);
 	return 0;
 }
 
@@ -155,6 +153,14 @@ static void want_writable(ws_conn *c)
 
 void ws_conn_flush(ws_conn *c)
 {
+	c->flush_asked = false;
+	if (c->overflowed) {
+		/* A send found the queue full and started the close: reported here, from the loop,
+		 * not from inside that send. */
+		c->overflowed = false;
+		if (c->env->hooks->on_overflow)
+			c->env->hooks->on_overflow(c->env->owner, c, c->out_bytes);
+	}
 	if (c->state == WS_CONN_DONE)
 		return;
 	while (c->out_count) {
@@ -240,8 +246,7 @@ int ws__conn_admit(ws_conn *c)
 	 * taking it. The owner hears of it from the loop, not from inside this send. */
 	ws_conn_close(c, WS_CLOSE_POLICY, "output buffer full", 18);
 	c->overflowed = true;
-	if (!c->pending)
-		c->env->want_flush(c->env->server, c);
+	ws__conn_want_flush(c);
 	return WS_ETOOBIG;
 }
 
@@ -318,9 +323,9 @@ int ws_conn_send_borrowed(ws_conn *c, const uint8_t *data, size_t len, bool bina
 	size_t hlen = ws_frame_write_header(hdr, opcode, true, false, len);
 	int rc = ws__conn_admit(c);
 	ws_chunk *head = NULL, *body = NULL;
-	if (rc == 0 &&
-	    ((head = ws_chunk_new(hlen)) == NULL ||
-	     (body = ws_chunk_borrow(data, len, release, arg)) == NULL || reserve_out(c, 2) < 0))
+	if (rc == 0 && ((head = ws_chunk_new(hlen)) == NULL ||
+	                (body = ws_chunk_borrow(data, len, release, arg)) == NULL ||
+	                ws__conn_reserve_out(c, 2) < 0))
 		rc = WS_ENOMEM;
 	if (rc < 0) {
 		ws_chunk_unref(head);

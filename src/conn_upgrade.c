@@ -118,7 +118,7 @@ static int negotiate_deflate(ws_conn *c, const ws_http_request *req, ws_buf *ext
 	    ws_buf_append(extra, resp, resp_len) < 0 || ws_buf_append(extra, "\r\n", 2) < 0)
 		return WS_ENOMEM;
 	c->deflate_on = true;
-	c->frames.allow_rsv1 = true;
+	ws__conn_configure_parser(c); /* RSV1 now means "compressed" */
 	return 0;
 }
 

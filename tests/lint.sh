@@ -1,5 +1,6 @@
 #!/bin/sh
-# Static checks that keep the tree honest: the core stays Zend-free, the formatter is obeyed,
+# Static checks that keep the tree honest: the core stays Zend-free, the connection's fields stay
+# private to the connection module (src/conn_*.c), the formatter is obeyed,
 # and the committed arginfo matches the stub. Prints `N passed, N failed`.
 set -u
 cd "$(dirname "$0")/.."
@@ -20,6 +21,16 @@ check() {
 zend_free() {
 	! grep -nE 'php\.h|zend_' src/*.c src/*.h
 }
+conn_private() {
+	# conn_int.h holds the connection's fields: only the connection module's files see them.
+	found=$(grep -lE '#[[:space:]]*include[[:space:]]*"conn_int\.h"' -r src tests bench websocket.c \
+		--include='*.c' --include='*.h' | grep -vE '^src/conn_[a-z_]+\.c$|^src/conn_int\.h$')
+	if [ -n "$found" ]; then
+		echo "conn_int.h is private to src/conn_*.c, but is included by:"
+		echo "$found"
+		return 1
+	fi
+}
 formatted() {
 	clang-format --dry-run --Werror websocket.c php_websocket.h src/*.c src/*.h src/php/*.c \
 		src/php/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
@@ -35,6 +46,7 @@ arginfo_current() {
 	return $rc
 }
 check "core (src/*.[ch]) includes no Zend header" zend_free
+check "only src/conn_*.c include conn_int.h" conn_private
 check "sources follow .clang-format" formatted
 check "websocket_arginfo.h is generated from websocket.stub.php" arginfo_current
 echo "$pass passed, $fail failed"

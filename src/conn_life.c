@@ -1,5 +1,5 @@
-/* conn.c - the life of a connection (see conn.h): creating one (a new socket, or one adopted
- * after a handoff), its one deadline (handshake timeout, keep-alive, close timeout, linger),
+/* conn_life.c - the life of a connection (see conn.h): creating one (a new socket, or one adopted
+ * with a chosen state), its one deadline (handshake timeout, keep-alive, close timeout, linger),
  * the closing handshake's start, and the end (finish, abort, forget, free).
  *
  * The rest of the connection module: conn_in.c reads and parses what the peer sends,
@@ -98,6 +98,14 @@ void ws__conn_start_closing(ws_conn *c)
 	ws__conn_set_timer(c, close_look_ms(c));
 }
 
+void ws__conn_want_flush(ws_conn *c)
+{
+	if (c->flush_asked)
+		return;
+	c->flush_asked = true;
+	c->env->want_flush(c->env->server, c);
+}
+
 /* The close deadline of a closing connection: the peer must take some of what we still hold
  * for it (queued, or in the kernel's send queue) within every close_timeout, and answer our
  * Close, the last thing queued, within close_timeout of having taken it. Otherwise it is cut
@@ -189,25 +197,42 @@ void ws_conn_forget(ws_conn *c)
 
 /* ---- life ---- */
 
-ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state state)
+void ws__conn_configure_parser(ws_conn *c)
+{
+	/* RFC 6455 5.1: a client masks every frame it sends and a server none, so a server
+	 * requires the mask and a client does not. */
+	c->frames.require_mask = c->role == WS_CONN_SERVER;
+	c->frames.defer_unmask = true;
+	c->frames.allow_rsv1 = c->deflate_on;
+	c->frames.max_frame_bytes = c->env->limits->max_frame_bytes;
+}
+
+ws_conn *ws__conn_create(ws_conn_env *env, int fd, uint64_t id, ws_conn_role role)
 {
 	ws_conn *c = ws_calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->env = env;
 	c->id = id;
+	c->role = role;
 	c->io.slot = -1;
-	c->state = state;
-	c->opened = state == WS_CONN_OPEN;
 	c->http.max_head_bytes = env->limits->max_header_bytes;
-	c->frames.require_mask = true;
-	c->frames.defer_unmask = true;
-	c->frames.max_frame_bytes = env->limits->max_frame_bytes;
+	ws__conn_configure_parser(c);
 	if (ws_loop_io_start(env->loop, &c->io, fd, WS_IO_READ, ws__conn_on_io) < 0) {
 		ws_free(c);
 		return NULL;
 	}
 	c->last_read_ms = (uint32_t)ws_loop_now_ms(env->loop);
+	return c;
+}
+
+ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state state)
+{
+	ws_conn *c = ws__conn_create(env, fd, id, WS_CONN_SERVER);
+	if (!c)
+		return NULL;
+	c->state = state;
+	c->opened = state == WS_CONN_OPEN;
 	if (state == WS_CONN_HANDSHAKE)
 		ws__conn_set_timer(c, env->limits->handshake_timeout_ms);
 	else
@@ -231,14 +256,20 @@ ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockadd
 	return c;
 }
 
-int ws_conn_queue_raw(ws_conn *c, ws_chunk *chunk)
+void ws__conn_destroy(ws_conn *c)
 {
-	ws_chunk_ref(chunk);
-	if (ws__conn_queue(c, chunk) < 0) {
-		ws_chunk_unref(chunk);
-		return WS_ENOMEM;
-	}
-	return 0;
+	ws_loop_io_stop(c->env->loop, &c->io);
+	ws__conn_set_timer(c, 0);
+	ws__conn_release_message(c);
+	ws__conn_drop_output(c);
+	ws_buf_release(&c->in);
+	ws_deflater_free(c->deflater);
+	ws_inflater_free(c->inflater);
+	ws_tls_free(c->tls);
+	ws_free(c->subprotocol);
+	ws_free(c->ctrl);
+	ws_free(c->close_reason);
+	ws_free(c);
 }
 
 void ws_conn_free(ws_conn *c)
@@ -249,4 +280,82 @@ void ws_conn_free(ws_conn *c)
 	ws_free(c->ctrl);
 	ws_free(c->close_reason);
 	ws_free(c);
+}
+
+/* ---- accessors ---- */
+
+uint64_t ws_conn_id(const ws_conn *c)
+{
+	return c->id;
+}
+
+ws_conn_state ws_conn_state_of(const ws_conn *c)
+{
+	return c->state;
+}
+
+ws_conn_role ws_conn_role_of(const ws_conn *c)
+{
+	return c->role;
+}
+
+bool ws_conn_is_open(const ws_conn *c)
+{
+	return c->state == WS_CONN_OPEN;
+}
+
+bool ws_conn_was_opened(const ws_conn *c)
+{
+	return c->opened;
+}
+
+uint64_t ws_conn_accepted_ms(const ws_conn *c)
+{
+	/* The handshake deadline was set when the connection was accepted. */
+	return c->timer.due_ms - c->env->limits->handshake_timeout_ms;
+}
+
+bool ws_conn_is_secure(const ws_conn *c)
+{
+	return c->tls != NULL;
+}
+
+int ws_conn_fd(const ws_conn *c)
+{
+	return c->io.fd;
+}
+
+bool ws_conn_input_held(const ws_conn *c)
+{
+	return c->input_held;
+}
+
+size_t ws_conn_buffered(const ws_conn *c)
+{
+	return c->out_bytes;
+}
+
+const char *ws_conn_remote_ip(const ws_conn *c)
+{
+	return c->remote_ip;
+}
+
+int ws_conn_remote_port(const ws_conn *c)
+{
+	return c->remote_port;
+}
+
+const char *ws_conn_subprotocol(const ws_conn *c)
+{
+	return c->subprotocol;
+}
+
+void *ws_conn_user(const ws_conn *c)
+{
+	return c->user;
+}
+
+void ws_conn_set_user(ws_conn *c, void *user)
+{
+	c->user = user;
 }
