@@ -244,7 +244,8 @@ void ws_conn_abort(ws_conn *c);
  * closes our descriptor, reports nothing, frees c after the turn. */
 void ws_conn_forget(ws_conn *c);
 
-/* Encodes one unmasked frame into a new chunk (one reference). NULL on failure. */
+/* Encodes one unmasked frame (as a server sends it) into a new chunk (one reference). NULL on
+ * failure. */
 ws_chunk *ws_conn_frame(uint8_t opcode, const uint8_t *data, size_t len);
 
 /* The frames one message becomes, built once for many connections (a broadcast): plain,
@@ -259,7 +260,7 @@ typedef struct ws_frames {
 } ws_frames;
 
 /* Queues the message of `f` to c as c needs it (compressed or not). Same results as
- * ws_conn_send. */
+ * ws_conn_send. A client-role connection masks its own frame and shares none. */
 int ws_conn_send_frames(ws_conn *c, ws_frames *f);
 void ws_frames_release(ws_frames *f);
 

@@ -5,9 +5,11 @@
  * The socket is read into the loop's shared receive buffer, after any unparsed bytes carried
  * over from the previous read (at most a partial frame header, or the request head while the
  * opening handshake is incomplete). Frames are parsed where they lie. A control frame's payload
- * is unmasked in place by the parser; a data payload is left masked and unmasked on its way
- * into the message being assembled, so each byte is touched once. Whatever is left unparsed is
- * copied into c->in; an idle connection therefore holds no input buffer at all.
+ * is unmasked in place by the parser; a data payload is left masked and unmasked as it is
+ * copied into the message being assembled, so each byte is touched once. A message therefore
+ * costs one copy from the receive buffer (into storage the owner's msg_alloc may provide); a
+ * compressed one is kept compressed until it is whole and then inflated into new storage. Whatever
+ * is left unparsed is copied into c->in; an idle connection therefore holds no input buffer at all.
  *
  * A peer's mistake (a bad frame, bad UTF-8, an oversize message) fails the connection: a Close
  * with the right code is queued, input is ignored from then on, and the connection goes once
@@ -350,6 +352,17 @@ static void handle_chunk(ws_conn *c, const ws_frame_chunk *ch)
 	handle_data(c, ch);
 }
 
+/* The side of the opening handshake that c's role runs over every byte received so far:
+ * the server's (conn_upgrade.c). The client's side is not written: no client-role connection
+ * is ever in HANDSHAKE (ws_conn_restore refuses such a record), and one would be dropped. */
+static size_t opening_handshake(ws_conn *c, const uint8_t *buf, size_t len)
+{
+	if (c->role == WS_CONN_SERVER)
+		return ws__conn_upgrade(c, buf, len);
+	ws__conn_finish(c);
+	return len;
+}
+
 /* Processes buf[0, len) and returns how many bytes were used; the caller keeps the rest. */
 static size_t process(ws_conn *c, uint8_t *buf, size_t len)
 {
@@ -358,7 +371,7 @@ static size_t process(ws_conn *c, uint8_t *buf, size_t len)
 		if (c->read_paused || c->state >= WS_CONN_LINGER)
 			return len;
 		if (c->state == WS_CONN_HANDSHAKE) {
-			size_t n = ws__conn_upgrade(c, buf, len);
+			size_t n = opening_handshake(c, buf, len);
 			if (!n)
 				return 0;
 			off = n;

@@ -7,16 +7,24 @@
  * in one turn share one chunk. Nothing is written while queueing: the connection asks its
  * server for a flush (want_flush), and the server calls ws_conn_flush once per loop turn for
  * every connection with output, so everything queued in a turn leaves in one writev. When the
- * kernel refuses part of it, the connection polls for writability until the queue empties. */
+ * kernel refuses part of it, the connection polls for writability until the queue empties.
+ *
+ * The role decides the framing (RFC 6455 5.1, 5.3): a server's frames are unmasked and may be
+ * shared between connections; a client's are masked, each with a fresh key from the system's
+ * CSPRNG, and so are never shared nor borrowed. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "conn_int.h"
 #include "alloc.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
 
 #define IOV_BATCH 64
 #define LINGER_MS 2000 /* how long a shut-down connection may take to send its EOF */
@@ -66,6 +74,62 @@ void ws__conn_drop_output(ws_conn *c)
 	c->out_off = c->out_bytes = 0;
 }
 
+/* ---- framing by role ---- */
+
+/* A fresh masking key for each frame a client sends: RFC 6455 5.3 asks for keys that the
+ * application cannot predict, so they come from the system's CSPRNG. */
+static int mask_key(uint8_t key[4])
+{
+#if defined(__linux__)
+	return getrandom(key, 4, 0) == 4 ? 0 : WS_ESYS;
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
+	arc4random_buf(key, 4);
+	return 0;
+#else
+	(void)key;
+	return WS_EINVAL; /* no CSPRNG known here: a client-role connection cannot send */
+#endif
+}
+
+/* Writes the header of a frame that c sends (RFC 6455 5.1): unmasked from a server, masked
+ * from a client with a fresh key, left in key for mask_payload. Returns the header's length,
+ * or 0 when no key could be had. */
+static size_t frame_header(const ws_conn *c, uint8_t *hdr, uint8_t opcode, bool rsv1, size_t len,
+                           uint8_t key[4])
+{
+	if (c->role == WS_CONN_SERVER)
+		return ws_frame_write_header(hdr, opcode, true, rsv1, len);
+	if (mask_key(key) < 0)
+		return 0;
+	return ws_frame_write_header_masked(hdr, opcode, true, rsv1, len, key);
+}
+
+/* Masks a payload that frame_header introduced (a client's); nothing for a server. */
+static void mask_payload(const ws_conn *c, uint8_t *p, size_t len, const uint8_t key[4])
+{
+	if (c->role == WS_CONN_CLIENT && len)
+		ws_frame_mask(p, len, key, 0);
+}
+
+/* One frame of c in a new chunk (one reference): header, then the payload copied (and masked
+ * for a client). NULL on failure. */
+static ws_chunk *own_frame(const ws_conn *c, uint8_t opcode, bool rsv1, const uint8_t *data,
+                           size_t len)
+{
+	uint8_t hdr[WS_FRAME_MAX_HEADER], key[4];
+	size_t hlen = frame_header(c, hdr, opcode, rsv1, len, key);
+	if (!hlen || len > SIZE_MAX - hlen)
+		return NULL;
+	ws_chunk *chunk = ws_chunk_new(hlen + len);
+	if (!chunk)
+		return NULL;
+	memcpy(chunk->data, hdr, hlen);
+	if (len)
+		memcpy(chunk->data + hlen, data, len);
+	mask_payload(c, chunk->data + hlen, len, key);
+	return chunk;
+}
+
 ws_chunk *ws_conn_frame(uint8_t opcode, const uint8_t *data, size_t len)
 {
 	uint8_t hdr[WS_FRAME_MAX_HEADER];
@@ -90,7 +154,7 @@ ws_chunk *ws_conn_frame(uint8_t opcode, const uint8_t *data, size_t len)
 int ws__conn_queue_frame(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t len)
 {
 	if (len > SMALL_FRAME_MAX - 2) { /* a header of 2 bytes, or more */
-		ws_chunk *chunk = ws_conn_frame(opcode, data, len);
+		ws_chunk *chunk = own_frame(c, opcode, false, data, len);
 		if (!chunk)
 			return WS_ENOMEM;
 		if (ws__conn_queue(c, chunk) < 0) {
@@ -99,13 +163,16 @@ int ws__conn_queue_frame(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t
 		}
 		return 0;
 	}
-	uint8_t hdr[WS_FRAME_MAX_HEADER];
-	size_t hlen = ws_frame_write_header(hdr, opcode, true, false, len), n = hlen + len;
+	uint8_t hdr[WS_FRAME_MAX_HEADER], key[4];
+	size_t hlen = frame_header(c, hdr, opcode, false, len, key), n = hlen + len;
+	if (!hlen)
+		return WS_ESYS;
 	ws_chunk *tail = c->out_count ? c->out[(c->out_head + c->out_count - 1) % c->out_cap] : NULL;
 	if (tail && tail->spare >= n && tail->refs == 1) {
 		memcpy(tail->data + tail->len, hdr, hlen);
 		if (len)
 			memcpy(tail->data + tail->len + hlen, data, len);
+		mask_payload(c, tail->data + tail->len + hlen, len, key);
 		tail->len += n;
 		tail->spare = (uint16_t)(tail->spare - n);
 		c->out_bytes += n;
@@ -117,6 +184,7 @@ int ws__conn_queue_frame(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t
 	memcpy(chunk->data, hdr, hlen);
 	if (len)
 		memcpy(chunk->data + hlen, data, len);
+	mask_payload(c, chunk->data + hlen, len, key);
 	if (ws__conn_queue(c, chunk) < 0) {
 		ws_chunk_unref(chunk);
 		return WS_ENOMEM;
@@ -142,8 +210,8 @@ int ws__conn_queue_close(ws_conn *c, uint16_t code, const char *reason, size_t r
 	return ws__conn_queue_frame(c, WS_FRAME_OP_CLOSE, payload, len);
 }
 
-/* Polls for writability, unless a TLS write waits for the peer's bytes first (ws__conn_on_io then
- * resumes it on readability; polling writability would spin). */
+/* Polls for writability, unless a TLS write waits for the peer's bytes first (the socket's
+ * callback then resumes it on readability; polling writability would spin). */
 static void want_writable(ws_conn *c)
 {
 	if (!c->tls || !ws_tls_write_wants_read(c->tls))
@@ -250,10 +318,10 @@ int ws__conn_admit(ws_conn *c)
 	return WS_ETOOBIG;
 }
 
-/* A frame with RSV1 holding the message deflated by d. NULL when out of memory, or, when
+/* A frame of c with RSV1 holding the message deflated by d. NULL when out of memory, or, when
  * *useless is given, when compressing did not make the message smaller (*useless is set). */
-static ws_chunk *deflated_frame(ws_deflater *d, uint8_t opcode, const uint8_t *data, size_t len,
-                                bool *useless)
+static ws_chunk *deflated_frame(const ws_conn *c, ws_deflater *d, uint8_t opcode,
+                                const uint8_t *data, size_t len, bool *useless)
 {
 	ws_buf z = {0};
 	ws_chunk *chunk = NULL;
@@ -265,11 +333,13 @@ static ws_chunk *deflated_frame(ws_deflater *d, uint8_t opcode, const uint8_t *d
 			ws_buf_release(&z);
 			return NULL;
 		}
-		size_t hlen = ws_frame_write_header(hdr, opcode, true, true, n);
-		if ((chunk = ws_chunk_new(hlen + n)) != NULL) {
+		uint8_t key[4];
+		size_t hlen = frame_header(c, hdr, opcode, true, n, key);
+		if (hlen && (chunk = ws_chunk_new(hlen + n)) != NULL) {
 			memcpy(chunk->data, hdr, hlen);
 			if (n)
 				memcpy(chunk->data + hlen, z.ptr + z.head, n);
+			mask_payload(c, chunk->data + hlen, n, key);
 		}
 	}
 	ws_buf_release(&z);
@@ -312,8 +382,9 @@ int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary)
 int ws_conn_send_borrowed(ws_conn *c, const uint8_t *data, size_t len, bool binary,
                           ws_chunk_release_fn release, void *arg)
 {
-	if (len < WS_SEND_BORROW_MIN || compresses(c, len)) {
-		/* Copying a small payload costs less than a second chunk; deflate reads it once. */
+	if (len < WS_SEND_BORROW_MIN || compresses(c, len) || c->role == WS_CONN_CLIENT) {
+		/* Copying a small payload costs less than a second chunk; deflate reads it once; a
+		 * client masks it, which needs a copy anyway. */
 		int rc = ws_conn_send(c, data, len, binary);
 		release(arg);
 		return rc;
@@ -350,13 +421,17 @@ int ws_conn_send_frames(ws_conn *c, ws_frames *f)
 		return rc;
 	uint8_t opcode = f->binary ? WS_FRAME_OP_BINARY : WS_FRAME_OP_TEXT;
 	ws_chunk *frame, *own = NULL;
-	if (!compresses(c, f->len)) {
+	bool client = c->role == WS_CONN_CLIENT; /* masked frames with their own keys: unshared */
+	if (!compresses(c, f->len) && client) {
+		frame = own = own_frame(c, opcode, false, f->data, f->len);
+	} else if (!compresses(c, f->len)) {
 		if (!f->plain)
 			f->plain = ws_conn_frame(opcode, f->data, f->len);
 		frame = f->plain;
-	} else if (c->deflater) {
-		/* Context takeover: this connection's stream, so its own frame. */
-		frame = own = deflated_frame(c->deflater, opcode, f->data, f->len, NULL);
+	} else if (c->deflater || client) {
+		/* Context takeover (this connection's stream), or a client: its own frame. */
+		ws_deflater *d = deflater_of(c);
+		frame = own = d ? deflated_frame(c, d, opcode, f->data, f->len, NULL) : NULL;
 	} else {
 		/* No context: the stream restarts with every message, so a message that does not
 		 * shrink (random bytes) can go out as it is and the client's window stays right. */
@@ -364,7 +439,7 @@ int ws_conn_send_frames(ws_conn *c, ws_frames *f)
 		ws_deflater *d = deflater_of(c);
 		bool useless = false;
 		if (!*shared && d)
-			*shared = deflated_frame(d, opcode, f->data, f->len, &useless);
+			*shared = deflated_frame(c, d, opcode, f->data, f->len, &useless);
 		if (useless) {
 			if (!f->plain)
 				f->plain = ws_conn_frame(opcode, f->data, f->len);

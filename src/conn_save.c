@@ -219,7 +219,9 @@ static bool head_valid(const ws_conn_env *env, const conn_rec *r, size_t body_le
 	if ((max_msg && r->msg_len > max_msg) || r->msg_len > SIZE_MAX / 2 ||
 	    r->in_len >= env->rbuf_cap)
 		return false;
-	if (r->state == WS_CONN_HANDSHAKE && (r->msg_len || r->ctrl_len || r->proto_len))
+	/* Only the server side of the opening handshake exists. */
+	if (r->state == WS_CONN_HANDSHAKE &&
+	    (r->msg_len || r->ctrl_len || r->proto_len || r->role != WS_CONN_SERVER))
 		return false;
 	if (r->state == WS_CONN_OPEN && !frames_valid(env, r))
 		return false;

@@ -1,7 +1,9 @@
-/* upgrade.c - the opening handshake of a connection (see conn.h): the HTTP request is checked
- * (RFC 6455 4.2.1), answered with 101 and the subprotocol and permessage-deflate it agreed,
- * or with an HTTP response (a plain request, a refusal, a limit), after the application's
- * handshake or request hook had its say. */
+/* conn_upgrade.c - the server side of the opening handshake of a connection (see conn.h): the
+ * HTTP request is checked (RFC 6455 4.2.1), answered with 101 and the subprotocol and
+ * permessage-deflate it agreed, or with an HTTP response (a plain request, a refusal, a
+ * limit), after the application's handshake or request hook had its say. The request head is
+ * parsed from every byte received so far, which conn_in.c keeps until the head is whole.
+ * The client side of the handshake (sending a request, checking the 101) does not exist yet. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
