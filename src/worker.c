@@ -150,6 +150,10 @@ static int save_rooms(ws_conn *c, ws_buf *out)
 	return 0;
 }
 
+#define SKIPPED 1 /* send_conn: the connection could not be described; nothing was written */
+
+/* Writes one connection to the handoff socket. Returns 0, SKIPPED, or a negative WS_E* once
+ * the stream is broken (the successor is gone or stopped reading). */
 static int send_conn(ws_server *s, int sock, ws_conn *c)
 {
 	ws_buf blob = {0};
@@ -162,13 +166,16 @@ static int send_conn(ws_server *s, int sock, ws_conn *c)
 	uint8_t *user = rc == 0 && ws_conn_user(c) && s->hooks.handoff_save
 	                    ? s->hooks.handoff_save(s->env.owner, c, &user_len)
 	                    : NULL;
-	if (rc == 0 && (uint64_t)conn_len + rooms_len + user_len > HANDOFF_MAX)
-		rc = WS_ETOOBIG; /* the successor would refuse it */
+	/* Out of memory, or more than the successor accepts: this one stays (and is dropped). */
+	if (rc < 0 || (uint64_t)conn_len + rooms_len + user_len > HANDOFF_MAX) {
+		ws_buf_release(&blob);
+		ws_free(user);
+		return SKIPPED;
+	}
 	r.conn_len = (uint32_t)conn_len;
 	r.rooms_len = (uint32_t)rooms_len;
 	r.user_len = (uint32_t)user_len;
-	if (rc == 0)
-		rc = ws_bus_send_fd(sock, &r, sizeof(r), ws_conn_fd(c));
+	rc = ws_bus_send_fd(sock, &r, sizeof(r), ws_conn_fd(c));
 	if (rc == 0)
 		rc = send_all(sock, blob.ptr ? blob.ptr + blob.head : NULL, conn_len + rooms_len);
 	if (rc == 0)
@@ -210,6 +217,8 @@ static void hand_off(ws_server *s, int sock)
 			ws_conn_forget(c);
 			handed++;
 		}
+		if (rc == SKIPPED)
+			rc = 0; /* nothing of it was written: the stream goes on without it */
 	}
 	handoff_rec end = {.magic = HANDOFF_MAGIC};
 	if (rc == 0)
