@@ -1,6 +1,17 @@
-/* conn.h - one client connection: the HTTP upgrade, RFC 6455 framing, message reassembly with
- * UTF-8 validation, the output queue, and the closing handshake. A connection reads from its
- * socket, feeds the protocol modules, and reports what happened through ws_server_hooks.
+/* conn.h - one WebSocket connection: the opening handshake, RFC 6455 framing, message
+ * reassembly with UTF-8 validation, permessage-deflate, the output queue, and the closing
+ * handshake. A connection reads from its socket, feeds the protocol modules, and reports what
+ * happened through ws_server_hooks.
+ *
+ * The connection is opaque: only the connection module's own files (src/conn_*.c, sharing
+ * conn_int.h) see its fields; everyone else uses the functions below. The one exception is
+ * ws_conn_node, the server's own bookkeeping, which the server reaches with ws_conn_node_of.
+ *
+ * Roles: a connection is the server's end (WS_CONN_SERVER: it requires masked frames from the
+ * peer, sends unmasked ones and answers the opening handshake) or a client's end
+ * (WS_CONN_CLIENT: it requires unmasked frames and masks what it sends with a fresh random key
+ * per frame). Only the server side of the opening handshake exists, so every connection made
+ * today is WS_CONN_SERVER; the client side of the handshake is not written yet.
  *
  * Life of a connection: HANDSHAKE -> OPEN -> CLOSING (a Close was sent or received) ->
  * LINGER (our side shut down for writing; draining the peer until EOF or timeout) -> DONE.
@@ -29,10 +40,6 @@
 
 typedef struct ws_conn ws_conn;
 
-/* The answer of the handshake and request hooks. Zero-initialised means "the default":
- * for an upgrade accept with the subprotocol chosen from the configured list; for a plain
- * request answer 426. Pointers are borrowed until the hook's caller has written the response,
- * which happens before the hook's caller returns. */
 typedef struct ws_reply {
 	int status;           /* 0 default; 101 accept an upgrade; anything else: that response */
 	const char *protocol; /* accepted subprotocol; NULL keeps the configured choice */
@@ -121,9 +128,11 @@ typedef struct ws_conn_env {
 	/* compressors without context takeover, shared by every connection, by window bits */
 	ws_deflater *deflaters[16];
 	void *server;
-	void (*want_flush)(void *server, ws_conn *c); /* c has queued output */
-	void (*done)(void *server, ws_conn *c);       /* c reached DONE: unlink, free later */
-	void (*opened)(void *server, ws_conn *c);     /* c completed the handshake */
+	/* c has output to flush. Called once until ws_conn_flush runs, and possibly again while c
+	 * is still on the server's flush list (after a flush from the loop's write event). */
+	void (*want_flush)(void *server, ws_conn *c);
+	void (*done)(void *server, ws_conn *c);   /* c reached DONE: unlink, free later */
+	void (*opened)(void *server, ws_conn *c); /* c completed the handshake */
 } ws_conn_env;
 
 typedef enum ws_conn_state {
@@ -134,98 +143,50 @@ typedef enum ws_conn_state {
 	WS_CONN_DONE,
 } ws_conn_state;
 
-/* Private to conn.c and server.c; the binding uses the functions below. */
-struct ws_conn {
-	ws_io io;
-	ws_conn_env *env;
-	uint64_t id;
-	ws_conn_state state;
-	bool opened;               /* on_open was reported */
-	bool close_sent;           /* our Close frame is queued */
-	bool close_received;       /* the peer's Close frame arrived */
-	bool shutdown_after_flush; /* shut down writing once the queue is empty */
-	bool pending;              /* on the server's flush list */
-	bool read_paused;          /* input ignored (after failing the connection) */
-	bool needs_drain; /* the kernel refused output: report on_drain when the queue empties */
-	bool overflowed;  /* on_overflow is due */
-	bool ping_sent;   /* a keep-alive ping is unanswered */
-	bool ip_counted;  /* counted in the server's per-address table */
-	bool input_held;  /* not reading the socket (a stop or a handoff is under way) */
-	bool handed_over; /* another process serves it now: finish without on_close */
-	/* Loop times in 32 bits (they wrap after 49 days; only differences of at most twice the
-	 * keep-alive settings are taken): the last bytes received, and the unanswered ping. */
-	uint32_t last_read_ms;
-	uint32_t ping_sent_ms;
-	uint16_t close_code; /* reported to on_close (see there); 0 means 1006 */
-	uint8_t reason_len;
-	uint8_t ctrl_len;
-	ws_utf8 utf8;       /* of the text message being received */
-	char *close_reason; /* the peer's Close reason, when it gave one */
-	/* The one deadline, by state: HANDSHAKE its timeout, OPEN the next keep-alive check (only
-	 * with idle_timeout_ms or ping_interval_ms), CLOSING the close timeout (see
-	 * close_progress_ms), LINGER the wait for the peer's EOF. */
-	ws_wheel_node timer;
-	ws_tls *tls; /* wss://: the session, or NULL for plain TCP */
-	ws_buf in;   /* unparsed input carried between reads (partial heads/headers) */
-	ws_http_parser http;
-	ws_frame_parser frames;
-	/* message being assembled (while compressed: its compressed bytes, inflated at the end) */
-	void *msg;
-	uint8_t *msg_data;
-	size_t msg_len, msg_cap;
-	bool msg_binary;
-	bool msg_compressed;
-	/* permessage-deflate, when negotiated */
-	bool deflate_on;
-	ws_deflate_params deflate;
-	ws_deflater *deflater; /* own compressor (server context takeover), else the env's */
-	ws_inflater *inflater; /* created with the first compressed message */
-	/* a control frame whose payload arrives in pieces (WS_FRAME_MAX_CONTROL bytes, allocated
-	 * for it); one that arrives whole is handled where it lies */
-	uint8_t *ctrl;
-	/* output queue: a ring of chunk references; the first is written from out_off */
-	ws_chunk **out;
-	uint32_t out_head, out_count, out_cap;
-	/* CLOSING: the loop time (32 bits, as last_read_ms) the peer was last seen taking bytes
-	 * (a flush wrote some, or the kernel's unsent count changed), or CLOSING began. */
-	uint32_t close_progress_ms;
-	size_t out_off;
-	size_t out_bytes;
-	/* links */
+typedef enum ws_conn_role {
+	WS_CONN_SERVER = 0,
+	WS_CONN_CLIENT,
+} ws_conn_role;
+
+/* The server's bookkeeping of one connection, owned by the server; the connection never reads
+ * it (it zeroes it when created). It is the first member of every connection, so reaching it
+ * costs nothing: the server's list links, its flush list, the rooms the connection is in, and
+ * whether the server counted it by remote address. */
+typedef struct ws_conn_node {
 	ws_conn *prev, *next;  /* the server's list of connections */
 	ws_conn *pending_next; /* the server's flush list */
 	ws_room_set rooms;     /* the rooms this connection is a member of */
-	char *subprotocol;     /* negotiated, NUL-terminated, or NULL */
-	void *user;            /* the binding's object */
-	char remote_ip[WS_NET_ADDR_MAX];
-	int remote_port;
-	/* CLOSING: the kernel's unsent bytes (ws_net_unsent) at the last look. Here, in what was
-	 * padding: the struct keeps its size. */
-	uint32_t close_unsent;
-};
+	bool pending;          /* on the flush list */
+	bool ip_counted;       /* counted in the server's per-address table */
+} ws_conn_node;
 
-/* Creates a connection for an accepted socket and starts reading; with tls, the TLS handshake
- * comes first (within the handshake timeout). Returns NULL on failure (the caller closes fd). */
+static inline ws_conn_node *ws_conn_node_of(ws_conn *c)
+{
+	return (ws_conn_node *)(void *)c;
+}
+
+static inline const ws_conn_node *ws_conn_node_of_const(const ws_conn *c)
+{
+	return (const ws_conn_node *)(const void *)c;
+}
+
+/* Creates a server-role connection for an accepted socket and starts reading; with tls, the TLS
+ * handshake comes first (within the handshake timeout). Returns NULL on failure (the caller
+ * closes fd). */
 ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockaddr_storage *addr,
                      ws_tls_ctx *tls);
 
-/* Creates a connection in `state` (HANDSHAKE, or OPEN for a socket handed over by a
- * predecessor worker) that reads fd; a handshake is bounded by its timeout. ws_conn_new
- * uses it; after a handoff the caller restores the rest of the state. */
+/* Creates a server-role connection in `state` (HANDSHAKE, or OPEN) that reads fd; a handshake
+ * is bounded by its timeout, an open connection gets its keep-alive deadline. ws_conn_new uses
+ * it. Returns NULL on failure (the caller closes fd). */
 ws_conn *ws_conn_adopt(ws_conn_env *env, int fd, uint64_t id, ws_conn_state state);
 
-/* Sets the message being received to a copy of data[0, len) (a partial message carried over
- * by a handoff), within the receive budget. Returns 0 or WS_ENOMEM. */
-int ws_conn_restore_message(ws_conn *c, const uint8_t *data, size_t len);
-
-/* Queues bytes that are already frames (output carried over by a handoff). Takes a reference. */
-int ws_conn_queue_raw(ws_conn *c, ws_chunk *chunk);
-
-/* Frees a DONE connection; calls on_release first when c->user is set. */
+/* Frees a DONE connection; calls on_release first when its user pointer is set. */
 void ws_conn_free(ws_conn *c);
 
 /* Writes as much queued output as the socket takes (one writev per call, more only if the
- * first was complete and more is queued). Called by the server before the loop waits. */
+ * first was complete and more is queued). Called by the server before the loop waits, for
+ * every connection that asked for it (env->want_flush). Reports a due on_overflow first. */
 void ws_conn_flush(ws_conn *c);
 
 /* Queues a data message (one frame). Returns 0; WS_ECLOSED when the connection is not open
@@ -239,7 +200,8 @@ int ws_conn_send(ws_conn *c, const uint8_t *data, size_t len, bool binary);
 
 /* Same as ws_conn_send, but the payload is written from where it lies: data[0, len) must stay
  * unchanged until release(arg), which is called exactly once, whatever the result (at once
- * when the payload was copied: shorter than WS_SEND_BORROW_MIN, or compressed). */
+ * when the payload was copied: shorter than WS_SEND_BORROW_MIN, compressed, or masked by a
+ * client-role connection). */
 int ws_conn_send_borrowed(ws_conn *c, const uint8_t *data, size_t len, bool binary,
                           ws_chunk_release_fn release, void *arg);
 
@@ -257,13 +219,12 @@ void ws_conn_hold_input(ws_conn *c, bool hold);
  * held; calls the hooks as usual. For a stop that must not leave received messages behind. */
 void ws_conn_read_pending(ws_conn *c, size_t max_bytes);
 
-/* Arms the keep-alive deadline of an open connection from last_read_ms and its ping state
- * (after a handoff restored them; opening the connection does it by itself): silent for
+/* Arms the keep-alive deadline of an open connection from the time bytes last arrived and its
+ * ping state (opening or resuming the connection does it by itself): silent for
  * idle_timeout_ms, it gets Close 1001 "idle timeout"; silent for ping_interval_ms, it gets a
  * Ping, and is dropped if still silent ping_interval_ms after it. Receiving bytes only notes
  * the time; the deadline, when it comes, looks at that time and waits on if it moved. */
 void ws_conn_keepalive(ws_conn *c);
-
 /* The wheel's callback (env->wheel): the deadline of the connection that embeds n came. May
  * finish or close the connection; calls the hooks. */
 void ws_conn_expire(ws_wheel *w, ws_wheel_node *n, void *arg);
@@ -283,7 +244,8 @@ void ws_conn_abort(ws_conn *c);
  * closes our descriptor, reports nothing, frees c after the turn. */
 void ws_conn_forget(ws_conn *c);
 
-/* Encodes one unmasked frame into a new chunk (one reference). NULL on failure. */
+/* Encodes one unmasked frame (as a server sends it) into a new chunk (one reference). NULL on
+ * failure. */
 ws_chunk *ws_conn_frame(uint8_t opcode, const uint8_t *data, size_t len);
 
 /* The frames one message becomes, built once for many connections (a broadcast): plain,
@@ -298,57 +260,80 @@ typedef struct ws_frames {
 } ws_frames;
 
 /* Queues the message of `f` to c as c needs it (compressed or not). Same results as
- * ws_conn_send. */
+ * ws_conn_send. A client-role connection masks its own frame and shares none. */
 int ws_conn_send_frames(ws_conn *c, ws_frames *f);
 void ws_frames_release(ws_frames *f);
 
+/* ---- save and restore (the reload handoff) ----
+ * A connection moves to another process as its socket plus a record. The order is:
+ *   sender:   ws_conn_save(c, &buf); send the descriptor and buf; ws_conn_forget(c)
+ *   receiver: update the loop's clock (times in the record are re-based on it);
+ *             c = ws_conn_restore(env, fd, rec, len)   c is unlinked and has reported nothing
+ *             link c into the server's list and id table (and count it by address)
+ *             ws_conn_resume(c)                        counts c as opened (env->opened) if it
+ *                                                      was, arms its deadline, asks for a flush
+ *             then the server's own state (rooms) and the user object (handoff_restore).
+ * Linking comes before resume because env->opened moves c within the server's list, and
+ * anything that finishes c from then on (env->done) unlinks it. */
+
+/* Appends to out a versioned record of everything the connection module holds for c: state,
+ * role, id, times, parser and UTF-8 state, the message being received, unparsed input, unsent
+ * output, a control frame in pieces, subprotocol, remote address, and the compression
+ * parameters and histories. Not the server's node (rooms) nor the user object. Only a
+ * connection in HANDSHAKE or OPEN without TLS can be saved (a TLS session's keys cannot move).
+ * Returns 0; WS_EINVAL for a connection that cannot be saved; WS_ENOMEM (out may then hold
+ * part of a record: the caller truncates it). c is unchanged either way. */
+int ws_conn_save(ws_conn *c, ws_buf *out);
+
+/* Rebuilds a connection from rec[0, len) (a record of ws_conn_save, possibly from another
+ * process of the same build) and starts reading fd. The record is input: every length and
+ * value in it is checked against len and the limits, and a bad one fails cleanly. The
+ * message being received counts against the receive budget at once. Returns the connection,
+ * not yet linked by the server and without a deadline (see ws_conn_resume), or NULL (bad
+ * record, budget, memory; nothing leaks and the caller closes fd). */
+ws_conn *ws_conn_restore(ws_conn_env *env, int fd, const uint8_t *rec, size_t len);
+
+/* Completes ws_conn_restore once the server has linked c: env->opened for a connection that
+ * had opened, its deadline (the handshake timeout anew, or the keep-alive from the restored
+ * times), and env->want_flush when output was restored. */
+void ws_conn_resume(ws_conn *c);
+
+/* ---- accessors ---- */
+
+uint64_t ws_conn_id(const ws_conn *c);
+ws_conn_state ws_conn_state_of(const ws_conn *c);
+ws_conn_role ws_conn_role_of(const ws_conn *c);
+
+/* Open: handshake completed, not closing. */
+bool ws_conn_is_open(const ws_conn *c);
+
+/* The handshake completed at some point (on_open was reported), whatever the state now. */
+bool ws_conn_was_opened(const ws_conn *c);
+
+/* The loop time the connection was accepted; meaningful in HANDSHAKE only. */
+uint64_t ws_conn_accepted_ms(const ws_conn *c);
+
 /* Served over TLS. */
-static inline bool ws_conn_is_secure(const ws_conn *c)
-{
-	return c->tls != NULL;
-}
+bool ws_conn_is_secure(const ws_conn *c);
 
-static inline bool ws_conn_is_open(const ws_conn *c)
-{
-	return c->state == WS_CONN_OPEN;
-}
+/* The socket's descriptor (borrowed: the connection closes it when it finishes). */
+int ws_conn_fd(const ws_conn *c);
 
-static inline uint64_t ws_conn_id(const ws_conn *c)
-{
-	return c->id;
-}
+/* Not reading its socket (ws_conn_hold_input). */
+bool ws_conn_input_held(const ws_conn *c);
 
 /* Bytes queued and not yet accepted by the kernel (WebSocket's bufferedAmount). */
-static inline size_t ws_conn_buffered(const ws_conn *c)
-{
-	return c->out_bytes;
-}
+size_t ws_conn_buffered(const ws_conn *c);
 
-static inline const char *ws_conn_remote_ip(const ws_conn *c)
-{
-	return c->remote_ip;
-}
-
-static inline int ws_conn_remote_port(const ws_conn *c)
-{
-	return c->remote_port;
-}
+/* The peer's address (NUL-terminated, borrowed for c's life) and port. */
+const char *ws_conn_remote_ip(const ws_conn *c);
+int ws_conn_remote_port(const ws_conn *c);
 
 /* The negotiated subprotocol, or NULL. */
-static inline const char *ws_conn_subprotocol(const ws_conn *c)
-{
-	return c->subprotocol;
-}
+const char *ws_conn_subprotocol(const ws_conn *c);
 
 /* The binding's object for this connection (borrowed by the core; see on_release). */
-static inline void *ws_conn_user(const ws_conn *c)
-{
-	return c->user;
-}
-
-static inline void ws_conn_set_user(ws_conn *c, void *user)
-{
-	c->user = user;
-}
+void *ws_conn_user(const ws_conn *c);
+void ws_conn_set_user(ws_conn *c, void *user);
 
 #endif

@@ -31,17 +31,16 @@ static size_t id_hash(uint64_t id, size_t cap)
 static int id_grow(ws_server *s)
 {
 	size_t cap = s->slot_cap ? s->slot_cap * 2 : 1024;
-	ws_conn **slots = ws_calloc(cap, sizeof(*slots));
+	ws_id_slot *slots = ws_calloc(cap, sizeof(*slots));
 	if (!slots)
 		return WS_ENOMEM;
 	for (size_t i = 0; i < s->slot_cap; i++) {
-		ws_conn *c = s->slots[i];
-		if (!c)
+		if (!s->slots[i].conn)
 			continue;
-		size_t j = id_hash(c->id, cap);
-		while (slots[j])
+		size_t j = id_hash(s->slots[i].id, cap);
+		while (slots[j].conn)
 			j = (j + 1) & (cap - 1);
-		slots[j] = c;
+		slots[j] = s->slots[i];
 	}
 	ws_free(s->slots);
 	s->slots = slots;
@@ -53,10 +52,11 @@ static int id_insert(ws_server *s, ws_conn *c)
 {
 	if ((s->slot_count + 1) * 2 > s->slot_cap && id_grow(s) < 0)
 		return WS_ENOMEM;
-	size_t j = id_hash(c->id, s->slot_cap);
-	while (s->slots[j])
+	uint64_t id = ws_conn_id(c);
+	size_t j = id_hash(id, s->slot_cap);
+	while (s->slots[j].conn)
 		j = (j + 1) & (s->slot_cap - 1);
-	s->slots[j] = c;
+	s->slots[j] = (ws_id_slot){.id = id, .conn = c};
 	s->slot_count++;
 	return 0;
 }
@@ -66,21 +66,21 @@ static void id_remove(ws_server *s, uint64_t id)
 	if (!s->slot_cap)
 		return;
 	size_t mask = s->slot_cap - 1, j = id_hash(id, s->slot_cap);
-	while (s->slots[j] && s->slots[j]->id != id)
+	while (s->slots[j].conn && s->slots[j].id != id)
 		j = (j + 1) & mask;
-	if (!s->slots[j])
+	if (!s->slots[j].conn)
 		return;
-	s->slots[j] = NULL;
+	s->slots[j].conn = NULL;
 	s->slot_count--;
 	/* Backward-shift deletion: move later members of the probe run into the hole when their
 	 * home slot does not lie between the hole and their position, so lookups never stop at a
 	 * hole that used to be on their path. */
-	for (size_t k = (j + 1) & mask; s->slots[k]; k = (k + 1) & mask) {
-		size_t home = id_hash(s->slots[k]->id, s->slot_cap);
+	for (size_t k = (j + 1) & mask; s->slots[k].conn; k = (k + 1) & mask) {
+		size_t home = id_hash(s->slots[k].id, s->slot_cap);
 		bool between = j <= k ? (home > j && home <= k) : (home > j || home <= k);
 		if (!between) {
 			s->slots[j] = s->slots[k];
-			s->slots[k] = NULL;
+			s->slots[k].conn = NULL;
 			j = k;
 		}
 	}
@@ -91,9 +91,9 @@ ws_conn *ws_server_find(ws_server *s, uint64_t id)
 	if (!s->slot_cap)
 		return NULL;
 	size_t mask = s->slot_cap - 1;
-	for (size_t j = id_hash(id, s->slot_cap); s->slots[j]; j = (j + 1) & mask)
-		if (s->slots[j]->id == id)
-			return s->slots[j];
+	for (size_t j = id_hash(id, s->slot_cap); s->slots[j].conn; j = (j + 1) & mask)
+		if (s->slots[j].id == id)
+			return s->slots[j].conn;
 	return NULL;
 }
 
@@ -110,12 +110,14 @@ static size_t ip_hash(const char *ip, size_t buckets)
 /* The entry of c's address, created when missing (NULL without memory). */
 static ip_count *ip_entry(ws_server *s, const ws_conn *c)
 {
-	ip_count **slot = &s->ips[ip_hash(c->remote_ip, s->ip_buckets)];
+	const char *ip = ws_conn_remote_ip(c);
+	ip_count **slot = &s->ips[ip_hash(ip, s->ip_buckets)];
 	ip_count *e = *slot;
-	while (e && strcmp(e->ip, c->remote_ip) != 0)
+	while (e && strcmp(e->ip, ip) != 0)
 		e = e->next;
 	if (!e && (e = ws_calloc(1, sizeof(*e))) != NULL) {
-		memcpy(e->ip, c->remote_ip, sizeof(e->ip));
+		size_t n = strlen(ip);
+		memcpy(e->ip, ip, n < sizeof(e->ip) ? n : sizeof(e->ip) - 1);
 		e->next = *slot;
 		*slot = e;
 	}
@@ -129,7 +131,7 @@ static void ip_add(ws_server *s, ws_conn *c, ip_count *e)
 {
 	e->count += s->cfg.max_connections_per_ip ? 1 : 0;
 	e->pending += s->cfg.max_handshakes_per_ip ? 1 : 0;
-	c->ip_counted = true;
+	ws_conn_node_of(c)->ip_counted = true;
 }
 
 /* Counts a new connection from c's address. Returns NULL, or the refusal's reason when that
@@ -153,20 +155,21 @@ static const char *ip_admit(ws_server *s, ws_conn *c)
  * and forgets the address when nothing counts it any more. */
 static void ip_release(ws_server *s, ws_conn *c, bool opening)
 {
-	ip_count **pp = &s->ips[ip_hash(c->remote_ip, s->ip_buckets)];
-	while (*pp && strcmp((*pp)->ip, c->remote_ip) != 0)
+	const char *ip = ws_conn_remote_ip(c);
+	ip_count **pp = &s->ips[ip_hash(ip, s->ip_buckets)];
+	while (*pp && strcmp((*pp)->ip, ip) != 0)
 		pp = &(*pp)->next;
 	ip_count *e = *pp;
 	if (!e)
 		return;
-	if (s->cfg.max_handshakes_per_ip && !c->opened)
+	if (s->cfg.max_handshakes_per_ip && !ws_conn_was_opened(c))
 		e->pending--;
 	if (s->cfg.max_handshakes_per_ip && opening)
 		e->pending--;
 	if (s->cfg.max_connections_per_ip && !opening)
 		e->count--;
 	/* Counted only as a handshake, an open connection no longer needs its entry. */
-	c->ip_counted = opening && s->cfg.max_connections_per_ip;
+	ws_conn_node_of(c)->ip_counted = opening && s->cfg.max_connections_per_ip;
 	if (!e->count && !e->pending) {
 		*pp = e->next;
 		ws_free(e);
@@ -177,30 +180,32 @@ static void ip_release(ws_server *s, ws_conn *c, bool opening)
 
 static void list_unlink(ws_server *s, ws_conn *c)
 {
+	ws_conn_node *n = ws_conn_node_of(c);
 	if (c == s->first_pending)
-		s->first_pending = c->next;
-	if (c->prev)
-		c->prev->next = c->next;
+		s->first_pending = n->next;
+	if (n->prev)
+		ws_conn_node_of(n->prev)->next = n->next;
 	else
-		s->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+		s->head = n->next;
+	if (n->next)
+		ws_conn_node_of(n->next)->prev = n->prev;
 	else
-		s->tail = c->prev;
-	c->prev = c->next = NULL;
+		s->tail = n->prev;
+	n->prev = n->next = NULL;
 }
 
 /* Inserts c before `at`, or at the tail when at is NULL. */
 static void list_insert(ws_server *s, ws_conn *c, ws_conn *at)
 {
-	c->next = at;
-	c->prev = at ? at->prev : s->tail;
-	if (c->prev)
-		c->prev->next = c;
+	ws_conn_node *n = ws_conn_node_of(c);
+	n->next = at;
+	n->prev = at ? ws_conn_node_of(at)->prev : s->tail;
+	if (n->prev)
+		ws_conn_node_of(n->prev)->next = c;
 	else
 		s->head = c;
 	if (at)
-		at->prev = c;
+		ws_conn_node_of(at)->prev = c;
 	else
 		s->tail = c;
 }
@@ -219,8 +224,11 @@ static void list_add_pending(ws_server *s, ws_conn *c, bool first)
 static void conn_want_flush(void *server, ws_conn *c)
 {
 	ws_server *s = server;
-	c->pending = true;
-	c->pending_next = s->pending;
+	ws_conn_node *n = ws_conn_node_of(c);
+	if (n->pending)
+		return; /* flushed from its write event since, and still on the list */
+	n->pending = true;
+	n->pending_next = s->pending;
 	s->pending = c;
 }
 
@@ -229,26 +237,27 @@ static void conn_opened(void *server, ws_conn *c)
 	ws_server *s = server;
 	ws_stat_set(&s->my->connections, ++s->num_open);
 	/* It joins the open ones, at the end of their part of the list: never to be evicted. */
-	ws_conn *at = s->first_pending == c ? c->next : s->first_pending;
+	ws_conn *at = s->first_pending == c ? ws_conn_node_of(c)->next : s->first_pending;
 	list_unlink(s, c);
 	list_insert(s, c, at);
 	s->first_pending = at;
-	if (c->ip_counted)
+	if (ws_conn_node_of(c)->ip_counted)
 		ip_release(s, c, true);
 }
 
 static void conn_done(void *server, ws_conn *c)
 {
 	ws_server *s = server;
+	ws_conn_node *n = ws_conn_node_of(c);
 	list_unlink(s, c);
 	s->num_conns--;
-	if (c->opened)
+	if (ws_conn_was_opened(c))
 		ws_stat_set(&s->my->connections, --s->num_open);
-	if (c->rooms.count)
-		ws_rooms_leave_all(s->rooms, &c->rooms);
-	if (c->ip_counted)
+	if (n->rooms.count)
+		ws_rooms_leave_all(s->rooms, &n->rooms);
+	if (n->ip_counted)
 		ip_release(s, c, false);
-	id_remove(s, c->id);
+	id_remove(s, ws_conn_id(c));
 	if (s->num_dead == s->cap_dead) {
 		size_t cap = s->cap_dead ? s->cap_dead * 2 : 64;
 		ws_conn **d = ws_realloc(s->dead, cap * sizeof(*d));
@@ -270,14 +279,10 @@ static void flush_pending(ws_loop *loop, void *arg)
 	ws_server *s = arg;
 	while (s->pending) {
 		ws_conn *c = s->pending;
-		s->pending = c->pending_next;
-		c->pending = false;
-		c->pending_next = NULL;
-		if (c->overflowed) {
-			c->overflowed = false;
-			if (s->hooks.on_overflow)
-				s->hooks.on_overflow(s->env.owner, c, c->out_bytes);
-		}
+		ws_conn_node *n = ws_conn_node_of(c);
+		s->pending = n->pending_next;
+		n->pending = false;
+		n->pending_next = NULL;
 		ws_conn_flush(c);
 	}
 	if (s->bus)
@@ -290,11 +295,12 @@ static void free_dead(ws_loop *loop, void *arg)
 	/* A connection may still be on the flush list if it finished after queueing. */
 	ws_conn **pp = &s->pending;
 	while (*pp) {
-		if ((*pp)->state == WS_CONN_DONE) {
-			(*pp)->pending = false;
-			*pp = (*pp)->pending_next;
+		ws_conn_node *n = ws_conn_node_of(*pp);
+		if (ws_conn_state_of(*pp) == WS_CONN_DONE) {
+			n->pending = false;
+			*pp = n->pending_next;
 		} else {
-			pp = &(*pp)->pending_next;
+			pp = &n->pending_next;
 		}
 	}
 	for (size_t i = 0; i < s->num_dead; i++)
@@ -325,10 +331,9 @@ int ws_server_link(ws_server *s, ws_conn *c)
  * waiting for the client to go). */
 static bool stale(ws_server *s, const ws_conn *c)
 {
-	if (c->state != WS_CONN_HANDSHAKE)
+	if (ws_conn_state_of(c) != WS_CONN_HANDSHAKE)
 		return true;
-	uint64_t accepted = c->timer.due_ms - s->limits.handshake_timeout_ms;
-	return ws_loop_now_ms(s->loop) - accepted >= HANDSHAKE_GRACE_MS;
+	return ws_loop_now_ms(s->loop) - ws_conn_accepted_ms(c) >= HANDSHAKE_GRACE_MS;
 }
 
 /* Makes room for c, just accepted, by dropping the oldest pending connections without an
@@ -798,10 +803,11 @@ void ws_server_stop_here(ws_server *s)
 	s->stopping = true;
 	ws_server_close_listener(s);
 	for (ws_conn *c = s->head, *next; c; c = next) {
-		next = c->next;
-		if (c->state == WS_CONN_OPEN)
+		next = ws_conn_node_of(c)->next;
+		ws_conn_state state = ws_conn_state_of(c);
+		if (state == WS_CONN_OPEN)
 			ws_conn_close(c, WS_CLOSE_GOING_AWAY, "server shutting down", 20);
-		else if (c->state == WS_CONN_HANDSHAKE)
+		else if (state == WS_CONN_HANDSHAKE)
 			ws_conn_abort(c);
 	}
 	if (s->head)
@@ -826,8 +832,10 @@ ssize_t ws_server_deliver_all(ws_server *s, const uint8_t *data, size_t len, boo
 {
 	ws_frames f = {.data = data, .len = len, .binary = binary};
 	ssize_t count = 0;
-	for (ws_conn *c = s->head; c; c = c->next) {
-		if (c->state == WS_CONN_OPEN && !excepted(except, n_except, c->id) &&
+	/* ws_conn_send_frames refuses a connection that is not open (WS_ECLOSED): one call per
+	 * connection, and one more for its id only when ids are excepted. */
+	for (ws_conn *c = s->head; c; c = ws_conn_node_of(c)->next) {
+		if ((!n_except || !excepted(except, n_except, ws_conn_id(c))) &&
 		    ws_conn_send_frames(c, &f) == 0)
 			count++;
 	}
@@ -846,7 +854,7 @@ ssize_t ws_server_deliver_room(ws_server *s, const char *room, size_t room_len, 
 	/* Sending never finishes a connection synchronously, so the member list holds still. */
 	for (size_t i = 0; i < ws_room_size(r); i++) {
 		ws_conn *c = ws_room_member(r, i);
-		if (c->state == WS_CONN_OPEN && !excepted(except, n_except, c->id) &&
+		if ((!n_except || !excepted(except, n_except, ws_conn_id(c))) &&
 		    ws_conn_send_frames(c, &f) == 0)
 			count++;
 	}
@@ -902,11 +910,11 @@ static void room_size_changed(void *arg, const char *name, size_t len, uint64_t 
 
 int ws_server_conn_join(ws_server *s, ws_conn *c, const char *room, size_t len)
 {
-	if (c->state >= WS_CONN_LINGER)
+	if (ws_conn_state_of(c) >= WS_CONN_LINGER)
 		return 0;
 	if (!s->rooms && !(s->rooms = ws_rooms_new(room_size_changed, s)))
 		return WS_ENOMEM;
-	return ws_rooms_join(s->rooms, &c->rooms, c, room, len);
+	return ws_rooms_join(s->rooms, &ws_conn_node_of(c)->rooms, c, room, len);
 }
 
 static int join_or_leave(ws_server *s, uint64_t id, const char *room, size_t len, bool join)
@@ -936,7 +944,7 @@ int ws_server_leave(ws_server *s, uint64_t id, const char *room, size_t len)
 
 int ws_server_conn_leave(ws_server *s, ws_conn *c, const char *room, size_t len)
 {
-	return s->rooms && ws_rooms_leave(s->rooms, &c->rooms, room, len) ? 1 : 0;
+	return s->rooms && ws_rooms_leave(s->rooms, &ws_conn_node_of(c)->rooms, room, len) ? 1 : 0;
 }
 
 uint64_t ws_server_room_size(ws_server *s, const char *room, size_t len)
@@ -950,12 +958,12 @@ uint64_t ws_server_room_size(ws_server *s, const char *room, size_t len)
 
 size_t ws_server_conn_rooms(const ws_conn *c)
 {
-	return ws_room_set_count(&c->rooms);
+	return ws_room_set_count(&ws_conn_node_of_const(c)->rooms);
 }
 
 const char *ws_server_conn_room(const ws_conn *c, size_t i, size_t *len)
 {
-	return ws_room_name(c->rooms.links[i].room, len);
+	return ws_room_name(ws_conn_node_of_const(c)->rooms.links[i].room, len);
 }
 
 int ws_server_close_id(ws_server *s, uint64_t id, uint16_t code, const char *reason,
@@ -990,7 +998,7 @@ ws_conn *ws_server_first(ws_server *s)
 
 ws_conn *ws_server_next(ws_conn *c)
 {
-	return c->next;
+	return ws_conn_node_of(c)->next;
 }
 
 ws_timer *ws_server_timer_start(ws_server *s, uint64_t delay_ms, uint64_t repeat_ms, ws_timer_cb cb,

@@ -21,6 +21,13 @@ typedef struct ip_count {
 	char ip[WS_NET_ADDR_MAX];
 } ip_count;
 
+/* A slot of the id table: the key is kept beside the connection, so a lookup never reads a
+ * connection that is not the one sought. Empty when conn is NULL. */
+typedef struct ws_id_slot {
+	uint64_t id;
+	ws_conn *conn;
+} ws_id_slot;
+
 /* A listening socket; io comes first, so the accept callback finds the rest. */
 typedef struct ws_listener {
 	ws_io io;
@@ -61,7 +68,7 @@ struct ws_server {
 	ws_conn *pending; /* connections with output to flush this turn */
 	ws_conn **dead;   /* finished, to free after the turn */
 	size_t num_dead, cap_dead;
-	ws_conn **slots; /* id table, open addressing with linear probing */
+	ws_id_slot *slots; /* id table, open addressing with linear probing */
 	size_t slot_cap, slot_count;
 	ws_rooms *rooms;     /* created with the first join */
 	ws_stats *stats;     /* every worker's counters (shared) or this process's (private) */

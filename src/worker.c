@@ -10,9 +10,9 @@
  *
  * Handoff: a successor sends READY, then reads its predecessor's connections from a socket
  * the master gave it, before it accepts or reads the bus. The predecessor, on HANDOFF, stops
- * reading its clients and writes one record per connection (descriptor over SCM_RIGHTS,
- * parser state, the message being assembled, unparsed input, unsent output, rooms, the user
- * object's blob), then HANDED on the bus; it finishes only the connections that were already
+ * reading its clients and writes one record per connection (descriptor over SCM_RIGHTS, the
+ * connection's own record from ws_conn_save, its rooms, the user object's blob), then HANDED
+ * on the bus; it finishes only the connections that were already
  * closing, and exits. Bytes a client sends meanwhile wait in the kernel for the successor. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -29,31 +29,19 @@
 
 #define STOP_READ_MAX     (1024 * 1024) /* what a stop reads per connection before closing */
 #define HANDOFF_MAGIC     0x57534830u   /* "WSH0" */
-#define HANDOFF_MAX       (1ull << 31)  /* bytes of one record after its header */
+#define HANDOFF_MAX       (1ull << 31)  /* bytes of one connection after its header */
 #define HANDOFF_TIMEO_S   10
 #define DROP_REPORT_MS    1000
 #define BUS_FLUSH_WAIT_MS 5000
-#define WINDOW_MAX        (1 << 15) /* the largest compression history */
 
-/* One connection on the handoff socket, followed by msg_len + in_len + out_len + proto_len +
- * rooms_len + user_len + tx_window_len + rx_window_len bytes. Both ends are forks of one
- * binary. */
+/* One connection on the handoff socket: this header, with the connection's descriptor
+ * (SCM_RIGHTS), then conn_len bytes of the connection's record (ws_conn_save), rooms_len bytes
+ * of its rooms (each a u16 length and the name) and user_len bytes of the user object's blob
+ * (handoff_save). A header with all three lengths zero ends the stream. Both ends are forks of
+ * one binary; the record is checked all the same (ws_conn_restore). */
 typedef struct handoff_rec {
 	uint32_t magic;
-	uint32_t state; /* WS_CONN_HANDSHAKE or WS_CONN_OPEN; 0 with id 0 ends the stream */
-	uint64_t id;
-	uint32_t last_read_ms, ping_sent_ms; /* lower 32 bits of the shared monotonic clock */
-	uint64_t msg_len, in_len, out_len;
-	uint32_t proto_len, rooms_len, user_len;
-	uint32_t tx_window_len, rx_window_len; /* compression history (context takeover) */
-	int32_t remote_port;
-	uint8_t msg_binary, needs_drain, ping_sent, ctrl_len;
-	uint8_t msg_compressed, deflate_on, own_deflater;
-	ws_deflate_params deflate;
-	ws_frame_parser frames;
-	ws_utf8 utf8;
-	char remote_ip[WS_NET_ADDR_MAX];
-	uint8_t ctrl[WS_FRAME_MAX_CONTROL];
+	uint32_t conn_len, rooms_len, user_len;
 } handoff_rec;
 
 static uint64_t wall_ms(void)
@@ -138,15 +126,15 @@ static void quiesce(ws_server *s)
 	/* Hooks run by the reads may finish connections; walk a snapshot of ids. */
 	size_t n = 0, cap = s->num_conns;
 	uint64_t *ids = cap ? ws_malloc(cap * sizeof(*ids)) : NULL;
-	for (ws_conn *c = s->head; c && ids && n < cap; c = c->next)
-		ids[n++] = c->id;
+	for (ws_conn *c = s->head; c && ids && n < cap; c = ws_conn_node_of(c)->next)
+		ids[n++] = ws_conn_id(c);
 	for (size_t i = 0; i < n; i++) {
 		ws_conn *c = ws_server_find(s, ids[i]);
-		if (c && c->state == WS_CONN_OPEN)
+		if (c && ws_conn_is_open(c))
 			ws_conn_read_pending(c, STOP_READ_MAX);
 	}
 	ws_free(ids);
-	for (ws_conn *c = s->head; c; c = c->next)
+	for (ws_conn *c = s->head; c; c = ws_conn_node_of(c)->next)
 		ws_conn_hold_input(c, true);
 	post_control(s, WS_BUS_QUIESCED, 0);
 }
@@ -155,7 +143,7 @@ static void quiesce(ws_server *s)
 static void finish_stop(ws_server *s)
 {
 	s->stop_phase = 2;
-	for (ws_conn *c = s->head; c; c = c->next)
+	for (ws_conn *c = s->head; c; c = ws_conn_node_of(c)->next)
 		ws_conn_hold_input(c, false); /* to read the clients' Close replies */
 	ws_server_stop_here(s);
 }
@@ -167,78 +155,51 @@ static int send_all(int fd, const void *data, size_t len)
 	return len ? ws_bus_send_fd(fd, data, len, -1) : 0;
 }
 
-static int send_conn(ws_server *s, int sock, ws_conn *c)
+/* Appends the names of c's rooms to out, each as a u16 length and the name. */
+static int save_rooms(ws_conn *c, ws_buf *out)
 {
-	handoff_rec r;
-	memset(&r, 0, sizeof(r));
-	r.magic = HANDOFF_MAGIC;
-	r.state = c->state;
-	r.id = c->id;
-	r.last_read_ms = c->last_read_ms;
-	r.ping_sent_ms = c->ping_sent_ms;
-	r.msg_len = c->msg_len;
-	r.in_len = ws_buf_avail(&c->in);
-	r.out_len = c->out_bytes;
-	r.proto_len = c->subprotocol ? (uint32_t)strlen(c->subprotocol) : 0;
-	r.remote_port = c->remote_port;
-	r.msg_binary = c->msg_binary;
-	r.needs_drain = c->needs_drain;
-	r.ping_sent = c->ping_sent;
-	r.ctrl_len = c->ctrl_len;
-	r.msg_compressed = c->msg_compressed;
-	r.deflate_on = c->deflate_on;
-	r.deflate = c->deflate;
-	r.own_deflater = c->deflater != NULL;
-	r.frames = c->frames;
-	r.utf8 = c->utf8;
-	memcpy(r.remote_ip, c->remote_ip, sizeof(r.remote_ip));
-	if (c->ctrl)
-		memcpy(r.ctrl, c->ctrl, c->ctrl_len);
-	/* rooms: u16 length + name, each */
-	ws_buf rooms = {0};
 	for (size_t i = 0; i < ws_server_conn_rooms(c); i++) {
 		size_t len;
 		const char *name = ws_server_conn_room(c, i, &len);
 		uint16_t l16 = (uint16_t)len;
-		if (ws_buf_append(&rooms, &l16, 2) < 0 || ws_buf_append(&rooms, name, len) < 0) {
-			ws_buf_release(&rooms);
+		if (ws_buf_append(out, &l16, 2) < 0 || ws_buf_append(out, name, len) < 0)
 			return WS_ENOMEM;
-		}
 	}
-	r.rooms_len = (uint32_t)ws_buf_avail(&rooms);
-	size_t user_len = 0;
-	uint8_t *user =
-	    c->user && s->hooks.handoff_save ? s->hooks.handoff_save(s->env.owner, c, &user_len) : NULL;
+	return 0;
+}
+
+#define SKIPPED 1 /* send_conn: the connection could not be described; nothing was written */
+
+/* Writes one connection to the handoff socket. Returns 0, SKIPPED, or a negative WS_E* once
+ * the stream is broken (the successor is gone or stopped reading). */
+static int send_conn(ws_server *s, int sock, ws_conn *c)
+{
+	ws_buf blob = {0};
+	handoff_rec r = {.magic = HANDOFF_MAGIC};
+	int rc = ws_conn_save(c, &blob);
+	size_t conn_len = ws_buf_avail(&blob);
+	if (rc == 0)
+		rc = save_rooms(c, &blob);
+	size_t rooms_len = ws_buf_avail(&blob) - conn_len, user_len = 0;
+	uint8_t *user = rc == 0 && ws_conn_user(c) && s->hooks.handoff_save
+	                    ? s->hooks.handoff_save(s->env.owner, c, &user_len)
+	                    : NULL;
+	/* Out of memory, or more than the successor accepts: this one stays (and is dropped). */
+	if (rc < 0 || (uint64_t)conn_len + rooms_len + user_len > HANDOFF_MAX) {
+		ws_buf_release(&blob);
+		ws_free(user);
+		return SKIPPED;
+	}
+	r.conn_len = (uint32_t)conn_len;
+	r.rooms_len = (uint32_t)rooms_len;
 	r.user_len = (uint32_t)user_len;
-	uint8_t *windows = c->deflater || c->inflater ? ws_malloc(2 * WINDOW_MAX) : NULL;
-	if (windows && c->deflater)
-		r.tx_window_len = (uint32_t)ws_deflater_window(c->deflater, windows, WINDOW_MAX);
-	if (windows && c->inflater)
-		r.rx_window_len =
-		    (uint32_t)ws_inflater_window(c->inflater, windows + WINDOW_MAX, WINDOW_MAX);
-	int rc = ws_bus_send_fd(sock, &r, sizeof(r), c->io.fd);
+	rc = ws_bus_send_fd(sock, &r, sizeof(r), ws_conn_fd(c));
 	if (rc == 0)
-		rc = send_all(sock, c->msg_data, c->msg_len);
-	if (rc == 0 && r.in_len)
-		rc = send_all(sock, c->in.ptr + c->in.head, r.in_len);
-	for (uint32_t i = 0; rc == 0 && i < c->out_count; i++) {
-		ws_chunk *ch = c->out[(c->out_head + i) % c->out_cap];
-		size_t skip = i == 0 ? c->out_off : 0;
-		rc = send_all(sock, ch->data + skip, ch->len - skip);
-	}
-	if (rc == 0)
-		rc = send_all(sock, c->subprotocol, r.proto_len);
-	if (rc == 0)
-		rc = send_all(sock, rooms.ptr, r.rooms_len);
+		rc = send_all(sock, blob.ptr ? blob.ptr + blob.head : NULL, conn_len + rooms_len);
 	if (rc == 0)
 		rc = send_all(sock, user, user_len);
-	if (rc == 0 && r.tx_window_len)
-		rc = send_all(sock, windows, r.tx_window_len);
-	if (rc == 0 && r.rx_window_len)
-		rc = send_all(sock, windows + WINDOW_MAX, r.rx_window_len);
-	ws_buf_release(&rooms);
+	ws_buf_release(&blob);
 	ws_free(user);
-	ws_free(windows);
 	return rc;
 }
 
@@ -251,17 +212,18 @@ static void hand_off(ws_server *s, int sock)
 	*mine = *s->my;
 	s->my = mine;
 	s->env.stats = mine;
-	for (ws_conn *c = s->head; c; c = c->next)
+	for (ws_conn *c = s->head; c; c = ws_conn_node_of(c)->next)
 		ws_conn_hold_input(c, true);
 	uint64_t handed = 0;
 	int rc = 0;
 	for (ws_conn *c = s->head, *next; c && rc == 0; c = next) {
-		next = c->next;
-		if (c->state != WS_CONN_OPEN && c->state != WS_CONN_HANDSHAKE) {
+		next = ws_conn_node_of(c)->next;
+		ws_conn_state state = ws_conn_state_of(c);
+		if (state != WS_CONN_OPEN && state != WS_CONN_HANDSHAKE) {
 			ws_conn_hold_input(c, false); /* closing: finish it here */
 			continue;
 		}
-		if (c->tls) {
+		if (ws_conn_is_secure(c)) {
 			/* A TLS session's keys cannot move to another process: the client is told to
 			 * reconnect (1012), and the new code serves it then. */
 			ws_conn_hold_input(c, false);
@@ -273,18 +235,18 @@ static void hand_off(ws_server *s, int sock)
 			ws_conn_forget(c);
 			handed++;
 		}
+		if (rc == SKIPPED)
+			rc = 0; /* nothing of it was written: the stream goes on without it */
 	}
-	handoff_rec end;
-	memset(&end, 0, sizeof(end));
-	end.magic = HANDOFF_MAGIC;
+	handoff_rec end = {.magic = HANDOFF_MAGIC};
 	if (rc == 0)
 		send_all(sock, &end, sizeof(end));
 	close(sock);
 	/* Connections that could not be handed (the successor died) are dropped, not kept with
 	 * no one reading them. */
 	for (ws_conn *c = s->head, *next; c; c = next) {
-		next = c->next;
-		if (c->input_held)
+		next = ws_conn_node_of(c)->next;
+		if (ws_conn_input_held(c))
 			ws_conn_abort(c);
 	}
 	post_control(s, WS_BUS_HANDED, handed);
@@ -315,94 +277,31 @@ static void restore_rooms(ws_server *s, ws_conn *c, const uint8_t *p, size_t len
 	}
 }
 
-/* The codecs of a compressed connection, with the history its predecessor kept. */
-static bool restore_compression(ws_server *s, ws_conn *c, const handoff_rec *r, const uint8_t *p)
-{
-	if (r->own_deflater && (!(c->deflater = ws_deflater_new(&c->deflate, s->limits.deflate)) ||
-	                        ws_deflater_set_window(c->deflater, p, r->tx_window_len) < 0))
-		return false;
-	p += r->tx_window_len;
-	if (r->rx_window_len && (!(c->inflater = ws_inflater_new(&c->deflate)) ||
-	                         ws_inflater_set_window(c->inflater, p, r->rx_window_len) < 0))
-		return false;
-	return true;
-}
-
-/* Rebuilds one connection from its record and body; takes fd. */
+/* Rebuilds one connection from its record and body; takes fd. The order is ws_conn_restore,
+ * linking, ws_conn_resume (see conn.h), then rooms and the user object. */
 static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *body)
 {
-	ws_conn_state state = r->state == WS_CONN_OPEN ? WS_CONN_OPEN : WS_CONN_HANDSHAKE;
 	/* The loop has not run yet: its clock still says when it was made (in the master, maybe
-	 * days ago), and the deadlines set from here on count from it. */
+	 * days ago), and the times in the record are re-based on it. */
 	ws_loop_update_now(s->loop);
-	ws_conn *c = ws_conn_adopt(&s->env, fd, r->id, state);
+	ws_conn *c = ws_conn_restore(&s->env, fd, body, r->conn_len);
 	if (!c) {
 		close(fd);
 		return;
 	}
-	memcpy(c->remote_ip, r->remote_ip, sizeof(c->remote_ip));
-	c->remote_ip[sizeof(c->remote_ip) - 1] = '\0';
-	c->remote_port = r->remote_port;
-	c->last_read_ms = r->last_read_ms;
-	c->ping_sent_ms = r->ping_sent_ms;
-	c->ping_sent = r->ping_sent;
-	if (state == WS_CONN_OPEN)
-		ws_conn_keepalive(c); /* from the predecessor's times */
-	c->msg_binary = r->msg_binary;
-	c->msg_compressed = r->msg_compressed;
-	c->deflate_on = r->deflate_on && s->limits.deflate;
-	c->deflate = r->deflate;
-	c->utf8 = r->utf8;
-	c->ctrl_len = r->ctrl_len <= WS_FRAME_MAX_CONTROL ? r->ctrl_len : 0;
-	/* A control frame in pieces was under way: its buffer comes along. */
-	if (c->ctrl_len || r->frames.opcode & 0x8)
-		c->ctrl = ws_malloc(WS_FRAME_MAX_CONTROL);
-	if (c->ctrl)
-		memcpy(c->ctrl, r->ctrl, c->ctrl_len);
-	if (state == WS_CONN_OPEN) {
-		c->frames = r->frames;
-		c->frames.max_frame_bytes = s->limits.max_frame_bytes;
-	}
-	bool ok = ws_server_link(s, c) == 0;
-	/* Counted as open at once, so that the failures below finish it as one. */
-	if (state == WS_CONN_OPEN)
-		s->env.opened(s, c);
-	const uint8_t *p = body;
-	/* A message being received comes along; the rest of its frame is awaited as usual. */
-	if (ok && r->msg_len)
-		ok = ws_conn_restore_message(c, p, r->msg_len) == 0;
-	p += r->msg_len;
-	if (ok && r->in_len)
-		ok = ws_buf_append(&c->in, p, r->in_len) == 0;
-	p += r->in_len;
-	if (ok && r->out_len) {
-		ws_chunk *out = ws_chunk_new(r->out_len);
-		ok = out != NULL;
-		if (ok) {
-			memcpy(out->data, p, r->out_len);
-			ok = ws_conn_queue_raw(c, out) == 0;
-			ws_chunk_unref(out);
-			c->needs_drain = r->needs_drain;
-		}
-	}
-	p += r->out_len;
-	if (ok && r->proto_len && (c->subprotocol = ws_malloc(r->proto_len + 1)) != NULL) {
-		memcpy(c->subprotocol, p, r->proto_len);
-		c->subprotocol[r->proto_len] = '\0';
-	}
-	p += r->proto_len;
-	if (!ok) {
+	bool linked = ws_server_link(s, c) == 0;
+	/* Counted as open at once, so that a failure below finishes it as one. */
+	ws_conn_resume(c);
+	if (!linked) {
 		ws_conn_abort(c);
 		return;
 	}
+	const uint8_t *p = body + r->conn_len;
 	restore_rooms(s, c, p, r->rooms_len);
 	p += r->rooms_len;
 	/* A connection still in its handshake gets its user object when the request is whole. */
-	if (state == WS_CONN_OPEN && s->hooks.handoff_restore)
+	if (ws_conn_is_open(c) && s->hooks.handoff_restore)
 		s->hooks.handoff_restore(s->env.owner, c, r->user_len ? p : NULL, r->user_len);
-	p += r->user_len;
-	if (c->deflate_on && !restore_compression(s, c, r, p))
-		ws_conn_close(c, WS_CLOSE_INTERNAL_ERROR, NULL, 0);
 	/* Input that arrived with the record (a request head, a partial frame) may already be
 	 * complete enough to parse; the next read will do it, and the socket may hold more. */
 }
@@ -419,14 +318,13 @@ static void receive_handoff(ws_server *s, int sock)
 				close(fd);
 			break;
 		}
-		if (r.id == 0) {
+		uint64_t size = (uint64_t)r.conn_len + r.rooms_len + r.user_len;
+		if (size == 0) {
 			if (fd >= 0)
 				close(fd);
 			break;
 		}
-		uint64_t size = r.msg_len + r.in_len + r.out_len + (uint64_t)r.proto_len + r.rooms_len +
-		                r.user_len + r.tx_window_len + r.rx_window_len;
-		uint8_t *body = size <= HANDOFF_MAX ? ws_malloc(size ? size : 1) : NULL;
+		uint8_t *body = size <= HANDOFF_MAX ? ws_malloc(size) : NULL;
 		if (!body || fd < 0 || recv_all(sock, body, size) < 0) {
 			ws_free(body);
 			if (fd >= 0)
@@ -505,7 +403,7 @@ static void on_bus_eof(ws_bus_chan *ch, int err, void *arg)
 	s->bus = NULL;
 	ws_stat_set(&s->my->bus_queue, 0);
 	if (!s->handed_off) {
-		for (ws_conn *c = s->head; c; c = c->next)
+		for (ws_conn *c = s->head; c; c = ws_conn_node_of(c)->next)
 			ws_conn_hold_input(c, false);
 		ws_server_stop_here(s);
 	}

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Static checks that keep the tree honest: the core stays Zend-free, the binding stays on the
-# core's face (server.h, conn.h), the formatter is obeyed, and the committed arginfo matches
-# the stub. Prints `N passed, N failed`.
+# core's face (server.h, conn.h), the connection's fields stay private to the connection module
+# (src/conn_*.c), the formatter is obeyed, and the committed arginfo matches the stub. Prints
+# `N passed, N failed`.
 set -u
 cd "$(dirname "$0")/.."
 pass=0
@@ -32,6 +33,17 @@ binding_uses_face() {
 		! grep -nE '\bws_(frame|utf8|loop|deflate|http)_[a-z0-9_]+[[:space:]]*\(' \
 			websocket.c src/php/*.c src/php/*.h
 }
+
+conn_private() {
+	# conn_int.h holds the connection's fields: only the connection module's files see them.
+	found=$(grep -lE '#[[:space:]]*include[[:space:]]*"conn_int\.h"' -r src tests bench websocket.c \
+		--include='*.c' --include='*.h' | grep -vE '^src/conn_[a-z_]+\.c$|^src/conn_int\.h$')
+	if [ -n "$found" ]; then
+		echo "conn_int.h is private to src/conn_*.c, but is included by:"
+		echo "$found"
+		return 1
+	fi
+}
 formatted() {
 	clang-format --dry-run --Werror websocket.c php_websocket.h src/*.c src/*.h src/php/*.c \
 		src/php/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
@@ -48,6 +60,7 @@ arginfo_current() {
 }
 check "core (src/*.[ch]) includes no Zend header" zend_free
 check "the binding calls the core through server.h and conn.h only" binding_uses_face
+check "only src/conn_*.c include conn_int.h" conn_private
 check "sources follow .clang-format" formatted
 check "websocket_arginfo.h is generated from websocket.stub.php" arginfo_current
 echo "$pass passed, $fail failed"

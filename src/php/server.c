@@ -464,7 +464,8 @@ ZEND_METHOD(WebsocketServer, getConnection)
 	if (!srv)
 		RETURN_THROWS();
 	ws_conn *c = id > 0 ? ws_server_find(srv->core, (uint64_t)id) : NULL;
-	if (!c || !ws_conn_user(c) || c->state == WS_CONN_HANDSHAKE || c->state == WS_CONN_DONE)
+	if (!c || !ws_conn_user(c) || ws_conn_state_of(c) == WS_CONN_HANDSHAKE ||
+	    ws_conn_state_of(c) == WS_CONN_DONE)
 		RETURN_NULL();
 	RETURN_OBJ_COPY(php_ws_connection_object(srv, c));
 }

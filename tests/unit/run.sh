@@ -31,6 +31,7 @@ test_bus src/bus.c src/buf.c src/loop.c src/alloc.c
 test_deflate src/deflate.c src/buf.c src/alloc.c -lz
 test_deflate_park src/deflate.c src/buf.c src/alloc.c -lz
 test_tls src/tls.c src/alloc.c -lssl -lcrypto
+test_conn_save src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/frame.c src/utf8.c src/deflate.c src/http.c src/handshake.c src/tls.c src/net.c src/loop.c src/wheel.c src/buf.c src/alloc.c -lz -lssl -lcrypto
 test_control src/control.c src/alloc.c
 test_master @core@ -lssl -lcrypto -lz
 test_worker @core@ -lssl -lcrypto -lz'

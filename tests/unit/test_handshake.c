@@ -421,7 +421,8 @@ static void test_status_text(void)
 		           cases[i].status);
 }
 
-/* conn.c sizes a response with (NULL, 0) and then writes it into a chunk of exactly that size. */
+/* conn_upgrade.c sizes a response with (NULL, 0) and then writes it into a chunk of exactly that
+ * size. */
 static void test_sizing_pass(void)
 {
 	char buf[512];

@@ -249,7 +249,7 @@ static void test_round_trip(void)
 	pair_close(&p);
 }
 
-/* The queue as conn.c keeps it: pieces still unsent, re-presented from where the last write
+/* The queue as conn_out.c keeps it: pieces still unsent, re-presented from where the last write
  * stopped. */
 typedef struct queue {
 	struct iovec iov[4096];

@@ -1,7 +1,9 @@
-/* upgrade.c - the opening handshake of a connection (see conn.h): the HTTP request is checked
- * (RFC 6455 4.2.1), answered with 101 and the subprotocol and permessage-deflate it agreed,
- * or with an HTTP response (a plain request, a refusal, a limit), after the application's
- * handshake or request hook had its say. */
+/* conn_upgrade.c - the server side of the opening handshake of a connection (see conn.h): the
+ * HTTP request is checked (RFC 6455 4.2.1), answered with 101 and the subprotocol and
+ * permessage-deflate it agreed, or with an HTTP response (a plain request, a refusal, a
+ * limit), after the application's handshake or request hook had its say. The request head is
+ * parsed from every byte received so far, which conn_in.c keeps until the head is whole.
+ * The client side of the handshake (sending a request, checking the 101) does not exist yet. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -21,20 +23,20 @@ static void respond(ws_conn *c, int status, const char *headers, size_t headers_
 	    ws_handshake_write_response(NULL, 0, status, headers, headers_len, body, body_len);
 	ws_chunk *chunk = ws_chunk_new(need);
 	if (!chunk) {
-		ws_conn_finish(c);
+		ws__conn_finish(c);
 		return;
 	}
 	ws_handshake_write_response((char *)chunk->data, need, status, headers, headers_len, body,
 	                            body_len);
 	if (head_only)
 		chunk->len = need - body_len;
-	if (ws_conn_queue(c, chunk) < 0) {
+	if (ws__conn_queue(c, chunk) < 0) {
 		ws_chunk_unref(chunk);
-		ws_conn_finish(c);
+		ws__conn_finish(c);
 		return;
 	}
 	c->read_paused = true;
-	ws_conn_start_closing(c);
+	ws__conn_start_closing(c);
 	c->shutdown_after_flush = true;
 }
 
@@ -118,7 +120,7 @@ static int negotiate_deflate(ws_conn *c, const ws_http_request *req, ws_buf *ext
 	    ws_buf_append(extra, resp, resp_len) < 0 || ws_buf_append(extra, "\r\n", 2) < 0)
 		return WS_ENOMEM;
 	c->deflate_on = true;
-	c->frames.allow_rsv1 = true;
+	ws__conn_configure_parser(c); /* RSV1 now means "compressed" */
 	return 0;
 }
 
@@ -157,7 +159,7 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 	if (negotiate_deflate(c, req, &extra) < 0 ||
 	    (reply.headers_len && ws_buf_append(&extra, reply.headers, reply.headers_len) < 0)) {
 		ws_buf_release(&extra);
-		ws_conn_finish(c);
+		ws__conn_finish(c);
 		return;
 	}
 	const char *extra_ptr = extra.ptr ? (const char *)extra.ptr + extra.head : NULL;
@@ -167,7 +169,7 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 	ws_chunk *chunk = ws_chunk_new(need);
 	if (!chunk) {
 		ws_buf_release(&extra);
-		ws_conn_finish(c);
+		ws__conn_finish(c);
 		return;
 	}
 	ws_handshake_write_101((char *)chunk->data, need, hs->accept, reply.protocol,
@@ -182,12 +184,12 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 	}
 	if (!c->subprotocol && reply.protocol_len) {
 		ws_chunk_unref(chunk);
-		ws_conn_finish(c);
+		ws__conn_finish(c);
 		return;
 	}
-	if (ws_conn_queue(c, chunk) < 0) {
+	if (ws__conn_queue(c, chunk) < 0) {
 		ws_chunk_unref(chunk);
-		ws_conn_finish(c);
+		ws__conn_finish(c);
 		return;
 	}
 	c->state = WS_CONN_OPEN;
@@ -203,7 +205,7 @@ static void accept_upgrade(ws_conn *c, const ws_http_request *req, const ws_hand
 		c->env->hooks->on_open(c->env->owner, c);
 }
 
-size_t ws_conn_upgrade(ws_conn *c, const uint8_t *buf, size_t len)
+size_t ws__conn_upgrade(ws_conn *c, const uint8_t *buf, size_t len)
 {
 	ws_http_request req;
 	ssize_t n = ws_http_parse(&c->http, buf, len, &req);
