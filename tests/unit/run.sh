@@ -28,7 +28,8 @@ test_bus src/bus.c src/buf.c src/loop.c src/alloc.c
 test_deflate src/deflate.c src/buf.c src/alloc.c -lz
 test_tls src/tls.c src/alloc.c -lssl -lcrypto
 test_alloc src/alloc.c
-test_buf src/buf.c src/alloc.c'
+test_buf src/buf.c src/alloc.c
+test_net src/net.c src/alloc.c'
 
 mkdir -p "$BIN"
 passed=0
