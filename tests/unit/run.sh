@@ -30,7 +30,8 @@ test_tls src/tls.c src/alloc.c -lssl -lcrypto
 test_alloc src/alloc.c
 test_buf src/buf.c src/alloc.c
 test_net src/net.c src/alloc.c
-test_server src/server.c src/worker.c src/conn.c src/upgrade.c src/bus.c src/rooms.c src/stats.c src/tls.c src/deflate.c src/frame.c src/utf8.c src/handshake.c src/http.c src/net.c src/wheel.c src/loop.c src/buf.c src/alloc.c -lz -lssl -lcrypto'
+test_server src/server.c src/worker.c src/conn.c src/upgrade.c src/bus.c src/rooms.c src/stats.c src/tls.c src/deflate.c src/frame.c src/utf8.c src/handshake.c src/http.c src/net.c src/wheel.c src/loop.c src/buf.c src/alloc.c -lz -lssl -lcrypto
+test_conn src/conn.c src/upgrade.c src/tls.c src/deflate.c src/frame.c src/utf8.c src/handshake.c src/http.c src/net.c src/wheel.c src/loop.c src/buf.c src/alloc.c -lz -lssl -lcrypto'
 
 mkdir -p "$BIN"
 passed=0
