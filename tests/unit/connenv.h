@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define CONNENV_MAX 16
 
