@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh - builds and runs the plain C unit tests in tests/unit, each compiled straight from
 # the src/*.c files it needs (no PHP), with ASan and UBSan.
-# Usage: tests/unit/run.sh   (from any directory; CC overrides the compiler)
+# Usage: tests/unit/run.sh [NAME...]   (from any directory; CC overrides the compiler; NAMEs,
+# e.g. test_frame, run only those tests)
 # The last line of output is "N passed, N failed", where N counts CUnit tests (test functions),
 # not assertions. A test binary that fails to compile or crashes counts as one failed test.
 # Exits non-zero on any failure.
@@ -38,6 +39,9 @@ passed=0
 failed=0
 
 while read -r name sources; do
+	if [ $# -gt 0 ]; then
+		case " $* " in *" $name "*) ;; *) continue ;; esac
+	fi
 	log="$BIN/$name.log"
 	# The sources are a word list on purpose.
 	# shellcheck disable=SC2086
