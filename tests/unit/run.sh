@@ -3,6 +3,7 @@
 # the src/*.c files it needs (no PHP), with ASan and UBSan.
 # Usage: tests/unit/run.sh [NAME...]   (from any directory; CC overrides the compiler; NAMEs,
 # e.g. test_frame, run only those tests)
+# A line of a test's output that starts with "skip " is shown with its result.
 # The last line of output is "N passed, N failed", where N counts CUnit tests (test functions),
 # not assertions. A test binary that fails to compile or crashes counts as one failed test.
 # Exits non-zero on any failure.
@@ -71,6 +72,8 @@ while read -r name sources; do
 		grep -v '^UNIT_RESULT' "$log"
 	else
 		echo "ok   $name: $p tests"
+		# What a test could not check here (no IPv6, ...) it says on a line of its own.
+		grep '^skip ' "$log"
 	fi
 done <<EOF
 $TESTS
