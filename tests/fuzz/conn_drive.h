@@ -90,7 +90,8 @@ static void drive_kicked(ws_loop *loop, ws_io *io, unsigned events)
 }
 
 /* Feeds stream[0, len) to the connection from peer in pieces of `piece` bytes and turns the
- * loop until driving is over. Returns false when the pipe could not be made. */
+ * loop until driving is over. Returns false (nothing driven) when the pipe could not be made
+ * or watched. */
 static inline bool drive_run(connenv *e, int peer, const uint8_t *stream, size_t len, size_t piece)
 {
 	drive d = {.e = e, .peer = peer, .stream = stream, .len = len, .piece = piece};
@@ -98,15 +99,18 @@ static inline bool drive_run(connenv *e, int peer, const uint8_t *stream, size_t
 		return false;
 	for (int i = 0; i < 2; i++)
 		fcntl(d.kick[i], F_SETFL, fcntl(d.kick[i], F_GETFL) | O_NONBLOCK);
-	ws_loop_io_start(e->loop, &d.kick_io, d.kick[0], WS_IO_READ, drive_kicked);
-	ws_loop_set_hooks(e->loop, drive_prepare, drive_check, &d);
-	ws_loop_run(e->loop);
-	ws_loop_set_hooks(e->loop, connenv_flush, connenv_free_dead, e);
-	ws_loop_io_stop(e->loop, &d.kick_io);
+	/* Without the pipe the loop could wait for ever: not driven then. */
+	bool kicking = ws_loop_io_start(e->loop, &d.kick_io, d.kick[0], WS_IO_READ, drive_kicked) == 0;
+	if (kicking) {
+		ws_loop_set_hooks(e->loop, drive_prepare, drive_check, &d);
+		ws_loop_run(e->loop);
+		ws_loop_set_hooks(e->loop, connenv_flush, connenv_free_dead, e);
+		ws_loop_io_stop(e->loop, &d.kick_io);
+	}
 	close(d.kick[0]);
 	close(d.kick[1]);
 	drive_drain(&d);
-	return true;
+	return kicking;
 }
 
 #endif

@@ -4,10 +4,13 @@
  * Covers the upgrade with the request in several pieces, a fragmented message with a ping
  * between its fragments, invalid UTF-8 failing the connection with 1007, the closing
  * handshake started by either side, backpressure (the socketpair fills, on_drain fires once
- * the peer reads), and both max_output_bytes overflow policies. */
+ * the peer reads), both max_output_bytes overflow policies, and every allocation failing in
+ * turn (the stream written at once and the loop driven by tests/fuzz/conn_drive.h). */
 #include "unit.h"
 
+#include "../fuzz/conn_drive.h"
 #include "connenv.h"
+#include "failalloc.h"
 #include "wsclient.h"
 
 #include <signal.h>
@@ -519,6 +522,67 @@ static void test_overflow_rejects(void)
 	run_script(&w, &limits, script_overflow_rejects);
 }
 
+/* ---- allocation failures ---- */
+
+/* A whole session written at once: the upgrade, a fragmented message with a ping between its
+ * fragments, a binary message and a Close. With allocation n failing (alone, or with every
+ * one after it), the connection either serves it or ends; nothing is delivered twice or
+ * wrongly, and every byte allocated is freed. Returns the allocations made. */
+static unsigned long run_failing(const uint8_t *stream, size_t len, unsigned long n, bool after)
+{
+	world w = {0};
+	int peer = -1;
+	ws_conn *c = NULL;
+	failalloc_install();
+	failalloc_fail_at(n, after);
+	if (connenv_init(&w.e, &hooks, &w, NULL))
+		c = connenv_conn(&w.e, 7, &peer);
+	w.c = c;
+	bool driven = c && drive_run(&w.e, peer, stream, len, 64);
+	unsigned long made = failalloc.attempts;
+	failalloc.fail_at = 0;
+	/* Ends the connection if it is still lingering (its on_close comes then). */
+	connenv_release(&w.e);
+	if (peer >= 0)
+		close(peer);
+	UNIT_CHECK(w.messages <= 2 && w.closes <= 1, "fail at %lu: %d messages, %d closes", n,
+	           w.messages, w.closes);
+	if (w.messages == 1)
+		UNIT_CHECK(!w.msg_binary && w.msg_len == 5 && memcmp(w.msg, "Hello", 5) == 0,
+		           "fail at %lu: first message", n);
+	if (w.messages == 2)
+		UNIT_CHECK(w.msg_binary && w.msg_len == 2 && memcmp(w.msg, "\x01\x02", 2) == 0,
+		           "fail at %lu: second message", n);
+	if (n == 0)
+		UNIT_CHECK(driven && w.messages == 2 && w.closes == 1 && w.close_code == 1000,
+		           "without failures: messages %d closes %d code %d", w.messages, w.closes,
+		           w.close_code);
+	free(w.msg);
+	UNIT_CHECK(failalloc.live == 0, "fail at %lu%s: %zu bytes leaked", n, after ? " and after" : "",
+	           failalloc.live);
+	ws_alloc_set(NULL);
+	return made;
+}
+
+static void test_alloc_failures(void)
+{
+	uint8_t stream[1024];
+	size_t len = 0;
+	memcpy(stream, wsc_request, sizeof(wsc_request) - 1);
+	len += sizeof(wsc_request) - 1;
+	len += wsc_encode(stream + len, false, 0, 1, "Hel", 3);
+	len += wsc_encode(stream + len, true, 0, 9, "ping", 4);
+	len += wsc_encode(stream + len, true, 0, 0, "lo", 2);
+	len += wsc_encode(stream + len, true, 0, 2, "\x01\x02", 2);
+	len += wsc_encode(stream + len, true, 0, 8, "\x03\xe8", 2);
+	unsigned long total = run_failing(stream, len, 0, false);
+	UNIT_CHECK(total >= 5, "only %lu allocations", total);
+	for (unsigned long n = 1; n <= total + 1; n++) {
+		run_failing(stream, len, n, false);
+		run_failing(stream, len, n, true);
+	}
+}
+
 static const CU_TestInfo tests[] = {
     {"upgrade with the request in pieces", test_upgrade_in_pieces},
     {"Sec-WebSocket-Accept", test_accept_header},
@@ -529,6 +593,7 @@ static const CU_TestInfo tests[] = {
     {"backpressure and on_drain", test_backpressure},
     {"max_output_bytes: close with 1008", test_overflow_closes},
     {"max_output_bytes: refuse the send", test_overflow_rejects},
+    {"every allocation failing in turn", test_alloc_failures},
     CU_TEST_INFO_NULL,
 };
 
