@@ -90,8 +90,9 @@ static void drive_kicked(ws_loop *loop, ws_io *io, unsigned events)
 }
 
 /* Feeds stream[0, len) to the connection from peer in pieces of `piece` bytes and turns the
- * loop until driving is over. Returns false (nothing driven) when the pipe could not be made
- * or watched. */
+ * loop until driving is over. Returns true when the whole stream was written and nothing of it
+ * is left unread; false otherwise, also when the pipe could not be made or watched (nothing
+ * is driven then). */
 static inline bool drive_run(connenv *e, int peer, const uint8_t *stream, size_t len, size_t piece)
 {
 	drive d = {.e = e, .peer = peer, .stream = stream, .len = len, .piece = piece};
@@ -110,7 +111,7 @@ static inline bool drive_run(connenv *e, int peer, const uint8_t *stream, size_t
 	close(d.kick[0]);
 	close(d.kick[1]);
 	drive_drain(&d);
-	return kicking;
+	return kicking && d.off == d.len && ws_net_unsent(peer) == 0;
 }
 
 #endif

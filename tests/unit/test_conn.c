@@ -5,7 +5,7 @@
  * between its fragments, invalid UTF-8 failing the connection with 1007, the closing
  * handshake started by either side, backpressure (the socketpair fills, on_drain fires once
  * the peer reads), both max_output_bytes overflow policies, and every allocation failing in
- * turn (the stream written at once and the loop driven by tests/fuzz/conn_drive.h). */
+ * turn (the stream written at once and the loop consumed by tests/fuzz/conn_drive.h). */
 #include "unit.h"
 
 #include "../fuzz/conn_drive.h"
@@ -538,7 +538,7 @@ static unsigned long run_failing(const uint8_t *stream, size_t len, unsigned lon
 	if (connenv_init(&w.e, &hooks, &w, NULL))
 		c = connenv_conn(&w.e, 7, &peer);
 	w.c = c;
-	bool driven = c && drive_run(&w.e, peer, stream, len, 64);
+	bool consumed = c && drive_run(&w.e, peer, stream, len, 64);
 	unsigned long made = failalloc.attempts;
 	failalloc.fail_at = 0;
 	/* Ends the connection if it is still lingering (its on_close comes then). */
@@ -554,7 +554,7 @@ static unsigned long run_failing(const uint8_t *stream, size_t len, unsigned lon
 		UNIT_CHECK(w.msg_binary && w.msg_len == 2 && memcmp(w.msg, "\x01\x02", 2) == 0,
 		           "fail at %lu: second message", n);
 	if (n == 0)
-		UNIT_CHECK(driven && w.messages == 2 && w.closes == 1 && w.close_code == 1000,
+		UNIT_CHECK(consumed && w.messages == 2 && w.closes == 1 && w.close_code == 1000,
 		           "without failures: messages %d closes %d code %d", w.messages, w.closes,
 		           w.close_code);
 	free(w.msg);
