@@ -14,7 +14,8 @@ if [ ! -f Makefile ] || [ config.m4 -nt Makefile ] || [ "$(cat $stamp 2>/dev/nul
 	echo "$args" >$stamp
 	# Objects and their dependency lists may name files that config.m4 no longer lists.
 	make clean >/dev/null 2>&1 || true
-	find . src -maxdepth 2 -name '*.dep' -delete
+	find . -maxdepth 1 -name '*.dep' -delete
+	find src -name '*.dep' -delete
 fi
 make -j"$(nproc 2>/dev/null || echo 2)" >"$log" 2>&1 || { grep -E "error|Error" "$log" | head -40; exit 1; }
 # A warning in the build is a defect even where it is not an error.

@@ -205,3 +205,45 @@ write("extensions", "three_lines_small_config",
       + PMD + b"; client_max_window_bits")
 write("extensions", "no_takeover_config_short_buffer",
       bytes([0xFF, 0, 0, 0, 40]) + PMD + b"; client_max_window_bits=10")
+
+# fuzz_message: byte 0 = piece size - 1; byte 1 bit 0 = offer permessage-deflate; then per
+# message a header byte (bit 0 binary, bit 1 compressed, bits 2-4 fragments - 1, bits 5-7
+# control frames between fragments), a 16-bit little-endian length, one byte per cut, and the
+# payload.
+def message(binary, payload, compressed=False, cuts=(), controls=0):
+    h = (1 if binary else 0) | (2 if compressed else 0) | (len(cuts) << 2) | (controls << 5)
+    return bytes([h]) + struct.pack("<H", len(payload)) + bytes(cuts) + payload
+
+
+write("message", "one_text", bytes([255, 0]) + message(False, b"Hello"))
+write("message", "fragments_with_pings", bytes([7, 0])
+      + message(False, "fragmented h\u00e9llo".encode(), cuts=(40, 80, 200), controls=7)
+      + message(True, bytes(range(64)), cuts=(0, 255), controls=2))
+write("message", "compressed_takeover", bytes([31, 1])
+      + message(False, TEXT[:300], compressed=True, cuts=(10, 100, 101, 250), controls=5)
+      + message(False, TEXT[:300], compressed=True)
+      + message(True, b"\x00" * 200, compressed=True, cuts=(128,)))
+write("message", "mixed_then_invalid_utf8", bytes([0, 1])
+      + message(True, b"raw", cuts=(128,)) + message(False, b"ok", compressed=True)
+      + message(False, b"bad \xed\xa0\x80 text", cuts=(100,)) + message(False, b"never"))
+write("message", "empty_messages", bytes([3, 1])
+      + message(False, b"") + message(True, b"", compressed=True) + message(False, b"", cuts=(0, 0)))
+
+# fuzz_conn: byte 0 = piece size - 1; byte 1 = settings (bit 0 offer permessage-deflate, bit 1
+# small message limit, bit 2 small output limit that refuses, bit 3 echo, bit 4 close after
+# the first message); then the raw client stream.
+REQUEST = (b"GET /chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+           b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           b"Sec-WebSocket-Version: 13\r\n")
+PMD_OFFER = b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+write("conn", "echo_text", bytes([255, 0x08]) + REQUEST + b"\r\n" + frame(0x81, b"Hello")
+      + frame(0x88, struct.pack(">H", 1000) + b"bye"))
+write("conn", "request_bytewise_fragments", bytes([0, 0x08]) + REQUEST + b"\r\n"
+      + frame(0x01, b"Hel") + frame(0x89, b"ping") + frame(0x80, b"lo"))
+write("conn", "deflate_echo", bytes([63, 0x09]) + REQUEST + PMD_OFFER + b"\r\n"
+      + frame(0xC1, deflated(TEXT)) + frame(0x82, bytes(300)))
+write("conn", "too_big", bytes([100, 0x02]) + REQUEST + b"\r\n" + frame(0x82, bytes(2000)))
+write("conn", "invalid_utf8", bytes([200, 0x00]) + REQUEST + b"\r\n" + frame(0x81, b"\xc0\xaf"))
+write("conn", "plain_http", bytes([255, 0x00]) + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+write("conn", "close_after_first", bytes([17, 0x1C]) + REQUEST + b"\r\n"
+      + b"".join(frame(0x82, bytes([i]) * 1000) for i in range(8)))

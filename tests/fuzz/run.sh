@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh - builds every libFuzzer target in tests/fuzz and runs each for a fixed time.
-# Usage: tests/fuzz/run.sh [SECONDS_PER_TARGET]   (default 20; from any directory)
+# Usage: tests/fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]   (default 20; from any directory;
+# TARGETs, e.g. fuzz_frame, run only those)
 # Needs clang with the libFuzzer runtime (Debian: clang and libclang-rt-<version>-dev);
 # CLANG overrides the compiler.
 # Each target runs over a scratch copy of its seed corpus, so the committed corpus does not
@@ -18,6 +19,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 
 SECONDS_PER_TARGET=${1:-20}
+[ $# -gt 0 ] && shift
 CLANG=${CLANG:-clang}
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 FLAGS="$FLAGS -Wall -Wextra -Werror -I src"
@@ -29,7 +31,9 @@ fuzz_frame frame src/frame.c src/utf8.c
 fuzz_utf8 utf8 src/utf8.c
 fuzz_bus bus src/bus.c src/buf.c src/alloc.c src/loop.c
 fuzz_inflate inflate src/deflate.c src/buf.c src/alloc.c -lz
-fuzz_extensions extensions src/deflate.c src/buf.c src/alloc.c -lz'
+fuzz_extensions extensions src/deflate.c src/buf.c src/alloc.c -lz
+fuzz_message message src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/tls.c src/deflate.c src/frame.c src/utf8.c src/handshake.c src/http.c src/net.c src/wheel.c src/loop.c src/buf.c src/alloc.c -lz -lssl -lcrypto
+fuzz_conn conn src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/tls.c src/deflate.c src/frame.c src/utf8.c src/handshake.c src/http.c src/net.c src/wheel.c src/loop.c src/buf.c src/alloc.c -lz -lssl -lcrypto'
 
 case $SECONDS_PER_TARGET in
 '' | *[!0-9]*)
@@ -45,6 +49,9 @@ passed=0
 failed=0
 
 while read -r target corpus sources; do
+	if [ $# -gt 0 ]; then
+		case " $* " in *" $target "*) ;; *) continue ;; esac
+	fi
 	log="$BIN/$target.log"
 	# The sources are a word list on purpose.
 	# shellcheck disable=SC2086

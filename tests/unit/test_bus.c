@@ -9,6 +9,7 @@
 #include "unit.h"
 
 #include "alloc.h"
+#include "failalloc.h"
 #include "bus.h"
 #include "err.h"
 #include "loop.h"
@@ -989,30 +990,9 @@ static void test_send_recv_fd(void)
 
 /* ---- allocation failures ---- */
 
-static bool alloc_fail;         /* every call fails */
-static bool alloc_fail_realloc; /* ws_realloc fails (the input buffer; the poll backend of the
-                                   loop allocates with ws_malloc while it waits) */
-
-static void *fail_malloc(size_t len)
-{
-	return alloc_fail ? NULL : malloc(len);
-}
-
-static void *fail_calloc(size_t n, size_t len)
-{
-	return alloc_fail ? NULL : calloc(n, len);
-}
-
-static void *fail_realloc(void *p, size_t len)
-{
-	return alloc_fail || alloc_fail_realloc ? NULL : realloc(p, len);
-}
-
-static const ws_allocator failing = {fail_malloc, fail_calloc, fail_realloc, free};
-
 static void eof_restores(ws_bus_chan *ch, int err, void *arg)
 {
-	alloc_fail_realloc = false;
+	failalloc.fail_realloc = false;
 	rx_eof(ch, err, arg);
 }
 
@@ -1020,46 +1000,47 @@ static void test_alloc_failures(void)
 {
 	int fds_before = count_fds();
 	ws_err err;
+	/* Installed first: every block the allocator frees must have come from it. */
+	failalloc_install();
 	ws_loop *loop = ws_loop_new(&err);
 	int sv[2];
 	make_pair(sv, true);
 	bool stray = false;
-	ws_alloc_set(&failing);
 	ws_chunk *c = ws_bus_encode_ids(WS_BUS_READY, 0, 0, 0, 0, NULL, 0, NULL, 0, NULL, 0);
 	UNIT_CHECK(c != NULL, "encode");
 
-	alloc_fail = true;
+	failalloc.fail_all = true;
 	UNIT_CHECK(ws_bus_encode_ids(WS_BUS_READY, 0, 0, 0, 0, NULL, 0, NULL, 0, NULL, 0) == NULL,
 	           "encode fails");
 	int extra = dup(sv[0]);
 	UNIT_CHECK(ws_bus_chan_new(loop, extra, 0, no_msg, no_eof, &stray) == NULL &&
 	               !fd_is_open(extra),
 	           "new fails and closes fd");
-	alloc_fail = false;
+	failalloc.fail_all = false;
 
 	rx r = {.taken_fd = -1, .loop = loop};
 	ws_bus_chan *tx = ws_bus_chan_new(loop, sv[0], 0, no_msg, no_eof, &stray);
 	r.ch = ws_bus_chan_new(loop, sv[1], 0, rx_msg, eof_restores, &r);
-	alloc_fail = true;
+	failalloc.fail_all = true;
 	UNIT_CHECK(ws_bus_chan_queue(tx, c) == WS_ENOMEM && c->refs == 1, "queue fails");
 	int p[2];
 	UNIT_CHECK(pipe(p) == 0, "pipe");
 	UNIT_CHECK(ws_bus_chan_queue_fd(tx, c, p[1]) == WS_ENOMEM && !fd_is_open(p[1]),
 	           "queue_fd fails and closes fd");
 	close(p[0]);
-	alloc_fail = false;
+	failalloc.fail_all = false;
 	/* No memory for the input buffer: the channel ends with WS_ENOMEM. */
-	alloc_fail_realloc = true;
+	failalloc.fail_realloc = true;
 	UNIT_CHECK(write(sv[0], c->data, c->len) == (ssize_t)c->len, "write");
 	ws_loop_run(loop); /* eof_restores stops it */
-	alloc_fail_realloc = false;
+	failalloc.fail_realloc = false;
 	UNIT_CHECK(r.eofs == 1 && r.eof_err == WS_ENOMEM && r.count == 0, "eofs %d err %d", r.eofs,
 	           r.eof_err);
 	ws_bus_chan_free(tx);
 	ws_bus_chan_free(r.ch);
 	ws_chunk_unref(c);
-	ws_alloc_set(NULL);
 	ws_loop_free(loop);
+	ws_alloc_set(NULL);
 	UNIT_CHECK(count_fds() == fds_before, "descriptors leaked");
 }
 

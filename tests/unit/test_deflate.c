@@ -7,10 +7,11 @@
  * window; the memory the codecs hold and release; and every allocation failing in turn.
  * Compressed input is fed whole, byte by byte and split at many offsets, from buffers that end
  * at a PROT_NONE page, into output windows that end at one too. Every allocation goes through
- * a counting allocator, so live bytes and allocation counts can be checked. */
+ * the counting allocator of failalloc.h, so live bytes and allocation counts can be checked. */
 #include "unit.h"
 
 #include "alloc.h"
+#include "failalloc.h"
 #include "buf.h"
 #include "deflate.h"
 #include "err.h"
@@ -19,96 +20,6 @@
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
-
-/* ---- counting allocator ---- */
-
-/* Each block carries its size in front, so frees can be counted in bytes. */
-#define HDR 16
-
-static struct {
-	size_t calls;           /* successful allocations (malloc, calloc, realloc) */
-	size_t live;            /* bytes allocated and not yet freed */
-	size_t peak;            /* highest `live` since the last counters_mark() */
-	unsigned long fail_at;  /* 0: never; else the call number that fails */
-	bool fail_after;        /* fail every call from fail_at on */
-	unsigned long attempts; /* allocation calls, failed ones included */
-} counters;
-
-static bool count_should_fail(void)
-{
-	counters.attempts++;
-	if (!counters.fail_at)
-		return false;
-	return counters.fail_after ? counters.attempts >= counters.fail_at
-	                           : counters.attempts == counters.fail_at;
-}
-
-static void count_add(size_t len)
-{
-	counters.calls++;
-	counters.live += len;
-	if (counters.live > counters.peak)
-		counters.peak = counters.live;
-}
-
-static void *count_malloc(size_t len)
-{
-	if (count_should_fail() || len > SIZE_MAX - HDR)
-		return NULL;
-	uint8_t *p = malloc(len + HDR);
-	if (!p)
-		return NULL;
-	memcpy(p, &len, sizeof(len));
-	count_add(len);
-	return p + HDR;
-}
-
-static void *count_calloc(size_t n, size_t len)
-{
-	if (len && n > SIZE_MAX / len)
-		return NULL;
-	uint8_t *p = count_malloc(n * len);
-	if (p)
-		memset(p, 0, n * len);
-	return p;
-}
-
-static void count_free(void *p)
-{
-	if (!p)
-		return;
-	uint8_t *base = (uint8_t *)p - HDR;
-	size_t len;
-	memcpy(&len, base, sizeof(len));
-	counters.live -= len;
-	free(base);
-}
-
-static void *count_realloc(void *p, size_t len)
-{
-	if (!p)
-		return count_malloc(len);
-	if (count_should_fail() || len > SIZE_MAX - HDR)
-		return NULL;
-	uint8_t *base = (uint8_t *)p - HDR;
-	size_t old;
-	memcpy(&old, base, sizeof(old));
-	uint8_t *q = realloc(base, len + HDR);
-	if (!q)
-		return NULL;
-	memcpy(q, &len, sizeof(len));
-	counters.live -= old;
-	count_add(len);
-	return q + HDR;
-}
-
-static const ws_allocator counting = {count_malloc, count_calloc, count_realloc, count_free};
-
-/* Starts a measurement: the peak restarts from the current live bytes. */
-static void counters_mark(void)
-{
-	counters.peak = counters.live;
-}
 
 /* ---- data ---- */
 
@@ -1097,8 +1008,8 @@ static void test_bomb(void)
 
 	uint8_t *window = malloc(64 * KiB);
 	for (int round = 0; round < 2; round++) {
-		size_t live = counters.live, calls = counters.calls;
-		counters_mark();
+		size_t live = failalloc.live, calls = failalloc.calls;
+		failalloc_mark();
 		ws_inflater *f = ws_inflater_new(&p);
 		const uint8_t *in = bomb.ptr;
 		size_t in_len = bomb.len, produced = 0;
@@ -1118,12 +1029,12 @@ static void test_bomb(void)
 				break;
 			}
 		}
-		size_t state = counters.peak - live;
+		size_t state = failalloc.peak - live;
 		UNIT_CHECK(round == 1 ? stopped && produced <= MiB + 64 * KiB : produced == total,
 		           "round %d produced %zu", round, produced);
 		UNIT_CHECK(zeros_only, "zeros");
-		UNIT_CHECK(counters.calls - calls == 3, "round %d: %zu allocations", round,
-		           counters.calls - calls);
+		UNIT_CHECK(failalloc.calls - calls == 3, "round %d: %zu allocations", round,
+		           failalloc.calls - calls);
 		UNIT_CHECK(state < sizeof(z_stream) + 8 * KiB + 32 * KiB + 512,
 		           "round %d: %zu bytes at the peak", round, state);
 		ws_inflater_idle(f);
@@ -1133,12 +1044,12 @@ static void test_bomb(void)
 			size_t again_len = 1;
 			UNIT_CHECK(ws_inflater_feed(f, &again, &again_len, false, window, 64) == WS_EPROTO,
 			           "abandoned message");
-			UNIT_CHECK(counters.live - live < 256, "abandoned: %zu bytes held",
-			           counters.live - live);
+			UNIT_CHECK(failalloc.live - live < 256, "abandoned: %zu bytes held",
+			           failalloc.live - live);
 		}
 		ws_inflater_free(f);
-		UNIT_CHECK(counters.live == live, "round %d: %zu bytes leaked", round,
-		           counters.live - live);
+		UNIT_CHECK(failalloc.live == live, "round %d: %zu bytes leaked", round,
+		           failalloc.live - live);
 	}
 
 	/* Without context takeover an abandoned message leaves the inflater usable. */
@@ -1181,18 +1092,18 @@ static void test_memory_idle(void)
 		for (int nct = 0; nct < 2; nct++) {
 			ws_deflate_params p = params_of(sizes[i].bits, sizes[i].bits, nct, nct);
 			ws_deflate_config cfg = {sizes[i].bits, sizes[i].bits, true, true, sizes[i].mem, 6};
-			size_t base = counters.live;
+			size_t base = failalloc.live;
 			ws_deflater *d = ws_deflater_new(&p, &cfg);
-			size_t empty = counters.live - base;
+			size_t empty = failalloc.live - base;
 			UNIT_CHECK(empty < 256, "deflater alone: %zu", empty);
 			compress_message(d, text, sizeof(text), &first);
-			size_t held = counters.live - base - empty;
+			size_t held = failalloc.live - base - empty;
 			UNIT_CHECK(held >= sizes[i].min && held <= sizes[i].max, "deflate %u/%u holds %zu",
 			           sizes[i].bits, sizes[i].mem, held);
 			ws_deflater_idle(d);
-			UNIT_CHECK(counters.live - base == (nct ? empty : empty + held),
+			UNIT_CHECK(failalloc.live - base == (nct ? empty : empty + held),
 			           "deflate %u/%u, nct %d: idle leaves %zu", sizes[i].bits, sizes[i].mem, nct,
-			           counters.live - base);
+			           failalloc.live - base);
 			/* It works again after idle (a new stream, or the kept one). */
 			compress_message(d, text, sizeof(text), &out);
 			/* Only a window larger than the message lets the second refer to the first. */
@@ -1203,16 +1114,16 @@ static void test_memory_idle(void)
 			feeder fd;
 			unit_way w = unit_way_first();
 			feeder_init(&fd, first.len, 4096);
-			size_t before = counters.live;
+			size_t before = failalloc.live;
 			plain.len = 0;
 			int rc = feed_message(&fd, f, first.ptr, first.len, &w, &plain);
-			size_t fheld = counters.live - before;
+			size_t fheld = failalloc.live - before;
 			UNIT_CHECK(rc == 0 && plain.len == sizeof(text), "decodes: %d", rc);
 			UNIT_CHECK(fheld > (1u << sizes[i].bits) && fheld < (1u << sizes[i].bits) + 8 * KiB,
 			           "inflate %u holds %zu", sizes[i].bits, fheld);
 			ws_inflater_idle(f);
-			UNIT_CHECK(counters.live - before == (nct ? 0 : fheld), "inflate idle leaves %zu",
-			           counters.live - before);
+			UNIT_CHECK(failalloc.live - before == (nct ? 0 : fheld), "inflate idle leaves %zu",
+			           failalloc.live - before);
 			plain.len = 0;
 			rc = feed_message(&fd, f, out.ptr, out.len, &w, &plain);
 			UNIT_CHECK(rc == 0 && plain.len == sizeof(text) &&
@@ -1221,7 +1132,7 @@ static void test_memory_idle(void)
 			feeder_release(&fd);
 			ws_inflater_free(f);
 			ws_deflater_free(d);
-			UNIT_CHECK(counters.live == base, "freed: %zu left", counters.live - base);
+			UNIT_CHECK(failalloc.live == base, "freed: %zu left", failalloc.live - base);
 		}
 	}
 	ws_buf_release(&plain);
@@ -1385,14 +1296,12 @@ static unsigned long run_failing(unsigned long n, bool after)
 	ws_deflate_config cfg = {12, 12, true, true, 5, 6};
 	uint8_t text[3000];
 	ws_buf out = {0};
-	size_t base = counters.live;
+	size_t base = failalloc.live;
 	unsigned long made;
 	z_stream zs = {0};
 	feeder fd;
 
-	counters.attempts = 0;
-	counters.fail_at = n;
-	counters.fail_after = after;
+	failalloc_fail_at(n, after);
 	feeder_init(&fd, 4096, 512);
 	inflateInit2(&zs, -12);
 	ws_deflater *d = ws_deflater_new(&p, &cfg);
@@ -1420,14 +1329,14 @@ static unsigned long run_failing(unsigned long n, bool after)
 		}
 	}
 	UNIT_CHECK(zlib_ok, "fail at %lu: zlib decodes everything", n);
-	made = counters.attempts;
-	counters.fail_at = 0;
+	made = failalloc.attempts;
+	failalloc.fail_at = 0;
 	inflateEnd(&zs);
 	ws_inflater_free(f);
 	ws_deflater_free(d);
 	ws_buf_release(&out);
 	feeder_release(&fd);
-	UNIT_CHECK(counters.live == base, "fail at %lu: %zu bytes leaked", n, counters.live - base);
+	UNIT_CHECK(failalloc.live == base, "fail at %lu: %zu bytes leaked", n, failalloc.live - base);
 	return made;
 }
 
@@ -1463,6 +1372,6 @@ static const CU_TestInfo tests[] = {
 
 int main(void)
 {
-	ws_alloc_set(&counting);
+	failalloc_install();
 	return unit_main("deflate", tests);
 }

@@ -5,6 +5,7 @@
 #include "unit.h"
 
 #include "alloc.h"
+#include "failalloc.h"
 #include "err.h"
 #include "rooms.h"
 
@@ -544,35 +545,6 @@ static void test_leave_while_iterating(void)
 
 /* ---- allocation failures ---- */
 
-static unsigned long alloc_calls;
-static unsigned long alloc_fail_at; /* 0: never */
-static bool alloc_fail_after;       /* fail every call from fail_at on, not just that one */
-
-static bool alloc_should_fail(void)
-{
-	alloc_calls++;
-	if (!alloc_fail_at)
-		return false;
-	return alloc_fail_after ? alloc_calls >= alloc_fail_at : alloc_calls == alloc_fail_at;
-}
-
-static void *fail_malloc(size_t len)
-{
-	return alloc_should_fail() ? NULL : malloc(len);
-}
-
-static void *fail_calloc(size_t n, size_t len)
-{
-	return alloc_should_fail() ? NULL : calloc(n, len);
-}
-
-static void *fail_realloc(void *p, size_t len)
-{
-	return alloc_should_fail() ? NULL : realloc(p, len);
-}
-
-static const ws_allocator failing = {fail_malloc, fail_calloc, fail_realloc, free};
-
 /* One random sequence against the model with allocation n failing (alone, or with all that
  * follow; n == 0: none fails). A failed join must change nothing and return WS_ENOMEM; leaves
  * and leave_all must succeed anyway (shrinking is best effort). The model is checked after
@@ -588,9 +560,7 @@ static unsigned long run_failing(unsigned long n, bool after)
 	bool ok = true;
 	char ctx[64];
 
-	alloc_calls = 0;
-	alloc_fail_at = n;
-	alloc_fail_after = after;
+	failalloc_fail_at(n, after);
 	size_log_init(&log);
 	r = ws_rooms_new(on_size, &log);
 	if (!r) {
@@ -600,10 +570,10 @@ static unsigned long run_failing(unsigned long n, bool after)
 	init_members(members);
 	memset(&m, 0, sizeof(m));
 	for (int step = 0; step < 400 && ok; step++) {
-		unsigned long before = alloc_calls;
+		unsigned long before = failalloc.attempts;
 		snprintf(ctx, sizeof(ctx), "fail at %lu%s, step %d", n, after ? " and after" : "", step);
 		ok = random_step(r, members, &m, &log, &rng, step < 250 ? 85 : 25, n != 0, ctx);
-		bool failed_here = n && before < n && alloc_calls >= n;
+		bool failed_here = n && before < n && failalloc.attempts >= n;
 		if (ok && (failed_here || step % 16 == 0 || step == 399))
 			ok = check_model(r, members, &m, &log, ctx);
 	}
@@ -611,15 +581,15 @@ static unsigned long run_failing(unsigned long n, bool after)
 		ws_rooms_leave_all(r, &members[a].set);
 	UNIT_CHECK(ws_rooms_count(r) == 0, "fail at %lu: rooms left", n);
 	ws_rooms_free(r);
-	alloc_fail_at = 0;
-	return ok ? alloc_calls : 0;
+	failalloc.fail_at = 0;
+	return ok ? failalloc.attempts : 0;
 }
 
 static void test_alloc_failures(void)
 {
 	unsigned long total;
 
-	ws_alloc_set(&failing);
+	failalloc_install();
 	total = run_failing(0, false);
 	UNIT_CHECK(total > 100, "only %lu allocations", total);
 	for (unsigned long n = 1; n <= total; n++)
