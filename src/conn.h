@@ -112,6 +112,8 @@ typedef struct ws_conn_limits {
 	size_t num_allowed_origins;
 	const ws_deflate_config *deflate; /* permessage-deflate offered to clients, or NULL */
 	size_t deflate_min_bytes;         /* shorter messages go out uncompressed */
+	uint32_t codec_idle_ms; /* a connection's own zlib streams (context takeover) are parked
+	                           after this long without a compressed message; 0: never */
 } ws_conn_limits;
 
 /* What a connection shares with its server (owned by the server, borrowed by conns). */
@@ -127,6 +129,10 @@ typedef struct ws_conn_env {
 	size_t receiving;       /* bytes held by the storage of messages still being received */
 	/* compressors without context takeover, shared by every connection, by window bits */
 	ws_deflater *deflaters[16];
+	/* Codecs were parked since the last ws_conn_trim, which last ran at trimmed_ms. */
+	bool trim_due;
+	bool trim_waiting; /* a one-shot timer will call ws_conn_trim */
+	uint64_t trimmed_ms;
 	void *server;
 	/* c has output to flush. Called once until ws_conn_flush runs, and possibly again while c
 	 * is still on the server's flush list (after a flush from the loop's write event). */
@@ -219,11 +225,19 @@ void ws_conn_hold_input(ws_conn *c, bool hold);
  * held; calls the hooks as usual. For a stop that must not leave received messages behind. */
 void ws_conn_read_pending(ws_conn *c, size_t max_bytes);
 
+/* Once a loop turn: when idle codecs were parked (see ws_conn_keepalive), hands the memory
+ * they freed back to the system, at most once a second. The streams are blocks of 8 to 64 KiB
+ * that malloc keeps in its heap, between other allocations, where only a trim releases
+ * their pages. */
+void ws_conn_trim(ws_conn_env *env);
+
 /* Arms the keep-alive deadline of an open connection from the time bytes last arrived and its
  * ping state (opening or resuming the connection does it by itself): silent for
  * idle_timeout_ms, it gets Close 1001 "idle timeout"; silent for ping_interval_ms, it gets a
- * Ping, and is dropped if still silent ping_interval_ms after it. Receiving bytes only notes
- * the time; the deadline, when it comes, looks at that time and waits on if it moved. */
+ * Ping, and is dropped if still silent ping_interval_ms after it. The same deadline parks its
+ * own zlib streams once no compressed message has passed for codec_idle_ms. Receiving bytes
+ * only notes the time; the deadline, when it comes, looks at that time and waits on if it
+ * moved. */
 void ws_conn_keepalive(ws_conn *c);
 /* The wheel's callback (env->wheel): the deadline of the connection that embeds n came. May
  * finish or close the connection; calls the hooks. */

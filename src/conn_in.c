@@ -236,6 +236,7 @@ static bool inflate_message(ws_conn *c)
 			break;
 	}
 	ws_inflater_idle(c->inflater);
+	ws__conn_codec_used(c);
 	c->msg_compressed = false;
 	free_storage(c, zipped, zipped_cap);
 	if (!code && !c->msg_binary &&

@@ -36,8 +36,8 @@ struct ws_conn {
 	ws_utf8 utf8;       /* of the text message being received */
 	char *close_reason; /* the peer's Close reason, when it gave one */
 	/* The one deadline, by state: HANDSHAKE its timeout, OPEN the next keep-alive check (only
-	 * with idle_timeout_ms or ping_interval_ms), CLOSING the close timeout (see
-	 * close_progress_ms), LINGER the wait for the peer's EOF. */
+	 * with idle_timeout_ms or ping_interval_ms) or the parking of idle codecs (codec_idle_ms),
+	 * CLOSING the close timeout (see close_progress_ms), LINGER the wait for the peer's EOF. */
 	ws_wheel_node timer;
 	ws_tls *tls; /* wss://: the session, or NULL for plain TCP */
 	ws_buf in;   /* unparsed input carried between reads (partial heads/headers) */
@@ -71,6 +71,8 @@ struct ws_conn {
 	int remote_port;
 	/* CLOSING: the kernel's unsent bytes (ws_net_unsent) at the last look. */
 	uint32_t close_unsent;
+	/* The loop time (32 bits, as last_read_ms) our own codecs last handled a message. */
+	uint32_t codec_used_ms;
 };
 
 _Static_assert(offsetof(struct ws_conn, node) == 0,
@@ -88,6 +90,9 @@ void ws__conn_set_timer(ws_conn *c, uint32_t ms); /* 0 stops it; firing finishes
 void ws__conn_finish(ws_conn *c);                 /* DONE now: close, report, free later */
 void ws__conn_start_closing(ws_conn *c);          /* CLOSING now; starts the close deadline */
 void ws__conn_want_flush(ws_conn *c);             /* asks the server for a flush, once */
+/* Our own deflater or a kept inflater just handled a message: they are parked once idle for
+ * limits->codec_idle_ms (the open connection's deadline takes care of it). */
+void ws__conn_codec_used(ws_conn *c);
 
 /* conn_in.c */
 void ws__conn_on_io(ws_loop *loop, ws_io *io, unsigned events); /* the socket's callback */

@@ -13,6 +13,9 @@
 #include "alloc.h"
 
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,11 +37,66 @@ static uint64_t widen_ms(uint64_t now, uint32_t low)
 	return (uint64_t)((int64_t)now + ahead);
 }
 
+/* Our own zlib streams that hold memory while idle: a deflater (server context takeover) and an
+ * inflater that keeps the client's context, when not parked already. */
+static bool codecs_live(const ws_conn *c)
+{
+	return (c->deflater && !ws_deflater_parked(c->deflater)) ||
+	       (c->inflater && !c->deflate.client_no_context_takeover &&
+	        !ws_inflater_parked(c->inflater));
+}
+
+void ws__conn_codec_used(ws_conn *c)
+{
+	uint32_t idle = c->env->limits->codec_idle_ms;
+	if (!idle || c->state != WS_CONN_OPEN)
+		return;
+	uint64_t now = ws_loop_now_ms(c->env->loop);
+	c->codec_used_ms = (uint32_t)now;
+	/* Only an earlier deadline is set here: one already due by then (a keep-alive check, or
+	 * this same check armed by an earlier message) looks at codec_used_ms when it comes. */
+	if (!ws_wheel_armed(&c->timer) || c->timer.due_ms > now + idle)
+		ws_wheel_arm(c->env->wheel, &c->timer, now + idle);
+}
+
+#define TRIM_EVERY_MS 1000
+
+static void trim_later(ws_loop *loop, ws_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	ws_conn_env *env = arg;
+	env->trim_waiting = false;
+	ws_conn_trim(env);
+}
+
+void ws_conn_trim(ws_conn_env *env)
+{
+	if (!env->trim_due)
+		return;
+	uint64_t now = ws_loop_now_ms(env->loop);
+	if (env->trimmed_ms && now - env->trimmed_ms < TRIM_EVERY_MS) {
+		/* Too soon after the last one; the loop may have nothing else to wake it. */
+		if (!env->trim_waiting &&
+		    ws_loop_timer_start(env->loop, env->trimmed_ms + TRIM_EVERY_MS - now, 0, trim_later,
+		                        env))
+			env->trim_waiting = true;
+		return;
+	}
+	env->trim_due = false;
+	env->trimmed_ms = now;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 void ws_conn_keepalive(ws_conn *c)
 {
 	const ws_conn_limits *lim = c->env->limits;
 	uint64_t now = ws_loop_now_ms(c->env->loop), due = UINT64_MAX;
-	if (lim->idle_timeout_ms)
+	if (lim->codec_idle_ms && codecs_live(c))
+		due = widen_ms(now, c->codec_used_ms) + lim->codec_idle_ms;
+	if (lim->idle_timeout_ms && widen_ms(now, c->last_read_ms) + lim->idle_timeout_ms < due)
 		due = widen_ms(now, c->last_read_ms) + lim->idle_timeout_ms;
 	if (lim->ping_interval_ms) {
 		uint32_t since = c->ping_sent ? c->ping_sent_ms : c->last_read_ms;
@@ -52,8 +110,9 @@ void ws_conn_keepalive(ws_conn *c)
 		ws_wheel_arm(c->env->wheel, &c->timer, due);
 }
 
-/* The keep-alive deadline of an open connection came; bytes may have arrived since it was set
- * (reading only notes their time), so it decides from the times, not from the deadline. */
+/* The deadline of an open connection came (keep-alive, or idle codecs); bytes may have arrived
+ * since it was set (reading only notes their time), so it decides from the times, not from the
+ * deadline. */
 static void check_alive(ws_conn *c)
 {
 	const ws_conn_limits *lim = c->env->limits;
@@ -74,6 +133,14 @@ static void check_alive(ws_conn *c)
 	           ws__conn_queue_frame(c, WS_FRAME_OP_PING, NULL, 0) == 0) {
 		c->ping_sent = true;
 		c->ping_sent_ms = now;
+	}
+	if (lim->codec_idle_ms && codecs_live(c) && now - c->codec_used_ms >= lim->codec_idle_ms) {
+		/* Idle: keep only the history (at most one window) and free the zlib streams; the
+		 * next message recreates them from it (deflate.h). */
+		size_t freed = c->deflater ? ws_deflater_park(c->deflater) : 0;
+		freed += c->inflater ? ws_inflater_park(c->inflater) : 0;
+		if (freed)
+			c->env->trim_due = true;
 	}
 	ws_conn_keepalive(c);
 }
@@ -223,6 +290,7 @@ ws_conn *ws__conn_create(ws_conn_env *env, int fd, uint64_t id, ws_conn_role rol
 		return NULL;
 	}
 	c->last_read_ms = (uint32_t)ws_loop_now_ms(env->loop);
+	c->codec_used_ms = c->last_read_ms;
 	return c;
 }
 

@@ -349,8 +349,10 @@ static ws_chunk *deflated_frame(const ws_conn *c, ws_deflater *d, uint8_t opcode
 /* The compressor for c's messages: its own (context takeover) or the shared one. */
 static ws_deflater *deflater_of(ws_conn *c)
 {
-	if (c->deflater)
+	if (c->deflater) {
+		ws__conn_codec_used(c);
 		return c->deflater;
+	}
 	ws_deflater **shared = &c->env->deflaters[c->deflate.server_max_window_bits & 15];
 	if (!*shared)
 		*shared = ws_deflater_new(&c->deflate, c->env->limits->deflate);

@@ -285,6 +285,7 @@ static void flush_pending(ws_loop *loop, void *arg)
 		n->pending_next = NULL;
 		ws_conn_flush(c);
 	}
+	ws_conn_trim(&s->env);
 	if (s->bus)
 		ws_worker_turn(s);
 }
@@ -555,6 +556,7 @@ ws_server *ws_server_new(const ws_server_config *cfg, const ws_server_hooks *hoo
 	    .num_allowed_origins = cfg->num_allowed_origins,
 	    .deflate = cfg->deflate ? &s->deflate : NULL,
 	    .deflate_min_bytes = cfg->deflate_min_bytes,
+	    .codec_idle_ms = cfg->deflate_idle_ms,
 	};
 	if (cfg->deflate)
 		s->deflate = *cfg->deflate;

@@ -38,6 +38,7 @@ typedef struct ws_server_config {
 	size_t num_allowed_origins;
 	const ws_deflate_config *deflate; /* permessage-deflate, or NULL (off); copied */
 	size_t deflate_min_bytes;         /* shorter messages are sent uncompressed */
+	uint32_t deflate_idle_ms;         /* see ws_conn_limits.codec_idle_ms */
 	const ws_tls_config *tls;         /* wss://, or NULL; files are loaded by ws_server_new */
 	int tls_port; /* with tls: < 0 makes `port` speak TLS; else an extra TLS listener (0: any) */
 } ws_server_config;

@@ -67,6 +67,7 @@ static const config_key compression_keys[] = {
     {"compression.memory_level", KEY_INT, 1, 9, "8", NULL},
     {"compression.level", KEY_INT, 0, 9, "1", NULL},
     {"compression.min_size", KEY_INT, 0, 2048 * MIB, "64", NULL},
+    {"compression.idle_release", KEY_INT, 0, 86400, "30", NULL},
 };
 #define NUM_COMPRESSION_KEYS (sizeof(compression_keys) / sizeof(compression_keys[0]))
 
@@ -426,6 +427,7 @@ static void set_compression(php_ws_server *srv)
 	};
 	srv->cfg.deflate = &srv->deflate;
 	srv->cfg.deflate_min_bytes = (size_t)values[6];
+	srv->cfg.deflate_idle_ms = (uint32_t)values[7] * 1000;
 }
 
 /* Turns 'tls' into its effective form (null, or an array with every key; a passphrase shows

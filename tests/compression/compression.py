@@ -860,6 +860,44 @@ def _(srv):
           "the server does not keep its context" % (second.wire, first.wire))
 
 
+@case("12.4b idle_release: after a second of silence both codecs resume from their history",
+      comp(server_context_takeover=True, client_context_takeover=True, idle_release=1))
+def _(srv):
+    c = connect(srv, "permessage-deflate", {PMD})
+    data = random.Random(6).randbytes(4000)
+    first = c.echo(OP_BINARY, data, compress=True)
+    time.sleep(1.3)  # past idle_release: the server parks its streams, keeping their windows
+    # The client's second message is a back-reference into its window: the server's inflater
+    # must have kept it. The server's answer must refer back too (its deflater kept its own).
+    second = c.echo(OP_BINARY, data, compress=True)
+    check(second.wire < 200, "after the idle release the repeated 4000-byte message took %d "
+          "bytes compressed (first: %d): the server's history was lost" % (second.wire, first.wire))
+    time.sleep(1.3)
+    c.echo(OP_TEXT, corpus().take(OP_TEXT, 3000, 77), compress=True)
+
+
+@case("12.4c idle_release: 200 idle connections with context takeover give their zlib memory back",
+      comp(server_context_takeover=True, client_context_takeover=True, idle_release=1), timeout=30)
+def _(srv):
+    if srv.sanitized():
+        print("# RSS says nothing under a sanitizer: only the echoes are checked", flush=True)
+    conns = [connect(srv, "permessage-deflate", {PMD}) for _ in range(200)]
+    data = corpus().take(OP_TEXT, 4000, 4242)
+    for c in conns:
+        c.echo(OP_TEXT, data, compress=True)
+    live = srv.rss_kib()  # within a second of the last message: every stream is still there
+    time.sleep(2.5)  # idle_release, a wheel slot, and the at most once a second trim
+    parked = srv.rss_kib()
+    if not srv.sanitized():
+        # Each connection held a deflate stream (window 15, memLevel 8) and an inflate stream:
+        # about 90 KiB of touched pages; parked, a window's history of a few KiB.
+        check(live - parked >= 200 * 40, "RSS went from %d KiB to %d KiB after the idle release: "
+              "the streams of 200 idle connections were not freed" % (live, parked))
+    for c in conns:  # and every one resumes
+        c.echo(OP_TEXT, data, compress=True)
+        c.close_cleanly()
+
+
 @case("12.5 server without context takeover: a repeated message is compressed alone")
 def _(srv):
     c = connect(srv, "permessage-deflate", {BASE})

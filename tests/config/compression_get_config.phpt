@@ -18,6 +18,7 @@ show('partial', ['compression' => ['level' => 6, 'server_context_takeover' => tr
 show('every key', ['compression' => [
     'min_size' => 1000, 'level' => 9, 'memory_level' => 1, 'client_context_takeover' => true,
     'server_context_takeover' => false, 'client_max_window_bits' => 8, 'server_max_window_bits' => 9,
+    'idle_release' => 0,
 ]]);
 $level = 3;
 $by_ref = ['level' => &$level];
@@ -39,6 +40,7 @@ true: array (
   'memory_level' => 8,
   'level' => 1,
   'min_size' => 64,
+  'idle_release' => 30,
 )
 []: array (
   'server_max_window_bits' => 15,
@@ -48,6 +50,7 @@ true: array (
   'memory_level' => 8,
   'level' => 1,
   'min_size' => 64,
+  'idle_release' => 30,
 )
 partial: array (
   'server_max_window_bits' => 15,
@@ -57,6 +60,7 @@ partial: array (
   'memory_level' => 8,
   'level' => 6,
   'min_size' => 0,
+  'idle_release' => 30,
 )
 every key: array (
   'server_max_window_bits' => 9,
@@ -66,6 +70,7 @@ every key: array (
   'memory_level' => 1,
   'level' => 9,
   'min_size' => 1000,
+  'idle_release' => 0,
 )
 by reference: array (
   'server_max_window_bits' => 15,
@@ -75,6 +80,7 @@ by reference: array (
   'memory_level' => 8,
   'level' => 3,
   'min_size' => 64,
+  'idle_release' => 30,
 )
 array (
   'level' => 2,
