@@ -188,22 +188,17 @@ static bool message_room(ws_conn *c, size_t n, uint64_t end, bool whole)
 	return true;
 }
 
-/* Replaces the compressed bytes of the message with what they inflate to, growing the output
- * as needed but never past max_message_bytes (a decompression bomb ends in 1009 having cost
- * at most the limit). Returns false after failing the connection. */
-static bool inflate_message(ws_conn *c)
+/* Inflates in[0, in_len), a whole compressed message, into new message storage, growing the
+ * output as needed but never past max_message_bytes (a decompression bomb ends in 1009 having
+ * cost at most the limit). The message must have no storage yet. Returns false after failing
+ * the connection. */
+static bool inflate_into(ws_conn *c, const uint8_t *in, size_t in_len)
 {
 	if (!c->inflater && !(c->inflater = ws_inflater_new(&c->deflate))) {
 		fail(c, WS_CLOSE_INTERNAL_ERROR);
 		return false;
 	}
-	void *zipped = c->msg;
-	const uint8_t *in = c->msg_data;
-	size_t in_len = c->msg_len, zipped_cap = c->msg_cap;
 	uint64_t limit = c->env->limits->max_message_bytes;
-	c->msg = NULL;
-	c->msg_data = NULL;
-	c->msg_len = c->msg_cap = 0;
 	int code = 0;
 	for (;;) {
 		if (c->msg_len == c->msg_cap) {
@@ -238,7 +233,6 @@ static bool inflate_message(ws_conn *c)
 	ws_inflater_idle(c->inflater);
 	ws__conn_codec_used(c);
 	c->msg_compressed = false;
-	free_storage(c, zipped, zipped_cap);
 	if (!code && !c->msg_binary &&
 	    ws_utf8_validate(c->msg_data ? c->msg_data : (const uint8_t *)"", c->msg_len) < 0)
 		code = WS_CLOSE_INVALID_DATA;
@@ -252,6 +246,21 @@ static bool inflate_message(ws_conn *c)
 	}
 	/* an empty message still needs storage */
 	return c->msg || message_room(c, 0, 0, true);
+}
+
+/* Replaces the compressed bytes gathered in the message's storage (a message in several frames
+ * or reads) with what they inflate to. Returns false after failing the connection. */
+static bool inflate_message(ws_conn *c)
+{
+	void *zipped = c->msg;
+	const uint8_t *in = c->msg_data;
+	size_t in_len = c->msg_len, zipped_cap = c->msg_cap;
+	c->msg = NULL;
+	c->msg_data = NULL;
+	c->msg_len = c->msg_cap = 0;
+	bool ok = inflate_into(c, in, in_len);
+	free_storage(c, zipped, zipped_cap);
+	return ok;
 }
 
 static void deliver(ws_conn *c)
@@ -295,6 +304,14 @@ static void handle_data(ws_conn *c, const ws_frame_chunk *ch)
 		}
 	}
 	bool whole = ch->last && ch->fin;
+	if (c->msg_compressed && whole && ch->first && ch->opcode != WS_FRAME_OP_CONT) {
+		/* A compressed message of one frame, all here: inflated from where it lies, unmasked
+		 * in place in the receive buffer, so its compressed bytes need no storage. */
+		ws_frame_mask(ch->data, ch->len, ch->mask, 0);
+		if (inflate_into(c, ch->data, ch->len))
+			deliver(c);
+		return;
+	}
 	if (ch->len || (whole && !c->msg)) {
 		/* A final frame tells where the message ends; a fragment only that it is within the
 		 * limit. */
