@@ -44,6 +44,28 @@ conn_private() {
 		return 1
 	fi
 }
+unit_tested() {
+	# Every core file has a unit test binary: tests/unit/test_<file>.c, or, for a file of a
+	# module split in several (conn_in.c, server_route.c), test_<module>.c; listed in
+	# tests/unit/run.sh with that file among its sources (or all of them, @core@).
+	missing=""
+	for f in src/*.c; do
+		m=$(basename "$f" .c)
+		ok=""
+		for t in "$m" "${m%%_*}"; do
+			line=$(grep -E "^(TESTS=')?test_$t " tests/unit/run.sh)
+			if [ -f "tests/unit/test_$t.c" ] && echo "$line" | grep -qE " ($f|@core@)( |'|$)"; then
+				ok=1
+				break
+			fi
+		done
+		[ -n "$ok" ] || missing="$missing $f"
+	done
+	if [ -n "$missing" ]; then
+		echo "core files without a unit test binary that links them:$missing"
+		return 1
+	fi
+}
 formatted() {
 	clang-format --dry-run --Werror websocket.c php_websocket.h src/*.c src/*.h src/php/*.c \
 		src/php/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
@@ -61,6 +83,7 @@ arginfo_current() {
 check "core (src/*.[ch]) includes no Zend header" zend_free
 check "the binding calls the core through server.h and conn.h only" binding_uses_face
 check "only src/conn_*.c include conn_int.h" conn_private
+check "every core file has a unit test binary" unit_tested
 check "sources follow .clang-format" formatted
 check "websocket_arginfo.h is generated from websocket.stub.php" arginfo_current
 echo "$pass passed, $fail failed"
