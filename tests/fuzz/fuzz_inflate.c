@@ -17,63 +17,14 @@
 #include "deflate.h"
 #include "err.h"
 
+#include "../unit/failalloc.h"
+
 #include <stdbool.h>
 #include <string.h>
 #include <zlib.h>
 
 #define OUT_CAP    (64 * 1024) /* the caller's limit on one message's output */
 #define BIG_WINDOW (64 * 1024)
-#define HDR        16
-
-/* ---- a counting allocator: the inflater's peak memory ---- */
-
-static size_t live, peak;
-
-static void *count_malloc(size_t len)
-{
-	uint8_t *p = malloc(len + HDR);
-	if (!p)
-		return NULL;
-	memcpy(p, &len, sizeof(len));
-	live += len;
-	if (live > peak)
-		peak = live;
-	return p + HDR;
-}
-
-static void *count_calloc(size_t n, size_t len)
-{
-	uint8_t *p = n && len > SIZE_MAX / n ? NULL : count_malloc(n * len);
-	if (p)
-		memset(p, 0, n * len);
-	return p;
-}
-
-static void count_free(void *p)
-{
-	if (!p)
-		return;
-	size_t len;
-	memcpy(&len, (uint8_t *)p - HDR, sizeof(len));
-	live -= len;
-	free((uint8_t *)p - HDR);
-}
-
-static void *count_realloc(void *p, size_t len)
-{
-	if (!p)
-		return count_malloc(len);
-	size_t old;
-	memcpy(&old, (uint8_t *)p - HDR, sizeof(old));
-	void *q = count_malloc(len);
-	if (q) {
-		memcpy(q, p, old < len ? old : len);
-		count_free(p);
-	}
-	return q;
-}
-
-static const ws_allocator counting = {count_malloc, count_calloc, count_realloc, count_free};
 
 /* ---- feeding ---- */
 
@@ -213,9 +164,9 @@ static void peer_messages(const ws_deflate_params *p, const uint8_t *data, size_
                           const feed_cfg *fc)
 {
 	feed_cfg whole = {{len ? len : 1, len ? len : 1}, BIG_WINDOW};
-	size_t base = live;
+	size_t base = failalloc.live;
 
-	peak = live;
+	failalloc.peak = failalloc.live;
 	ws_inflater *a = ws_inflater_new(p);
 	ws_inflater *b = ws_inflater_new(p);
 	REQUIRE(a && b);
@@ -234,10 +185,11 @@ static void peer_messages(const ws_deflate_params *p, const uint8_t *data, size_
 			break;
 	}
 	/* Two inflaters, each a state of about 7 KiB and a window. */
-	REQUIRE(peak - base <= 2 * (8 * 1024 + ((size_t)1 << p->client_max_window_bits) + 512));
+	REQUIRE(failalloc.peak - base <=
+	        2 * (8 * 1024 + ((size_t)1 << p->client_max_window_bits) + 512));
 	ws_inflater_free(a);
 	ws_inflater_free(b);
-	REQUIRE(live == base);
+	REQUIRE(failalloc.live == base);
 }
 
 static void round_trip(const ws_deflate_params *p, const ws_deflate_config *cfg,
@@ -279,7 +231,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static bool installed;
 
 	if (!installed) {
-		ws_alloc_set(&counting);
+		failalloc_install();
 		installed = true;
 	}
 	if (size < 5)

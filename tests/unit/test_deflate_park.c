@@ -8,91 +8,16 @@
  * the middle of a message); the memory a codec reports against what it allocated (the figures
  * are printed); every allocation failing in turn on parking and on resuming (WS_ENOMEM, no
  * output the peer cannot decode, no leak); and the handoff window of a parked codec.
- * Every allocation goes through the small counting allocator below. */
+ * Every allocation goes through the counting allocator of failalloc.h. */
 #include "unit.h"
 
 #include "alloc.h"
 #include "buf.h"
 #include "deflate.h"
 #include "err.h"
+#include "failalloc.h"
 
 #include <zlib.h>
-
-/* ---- counting allocator that can fail the Nth call ---- */
-
-/* Each block carries its size in front, so frees can be counted in bytes. */
-#define HDR 16
-
-static struct {
-	size_t live;            /* bytes allocated and not yet freed */
-	unsigned long attempts; /* allocation calls since the last reset, failed ones included */
-	unsigned long fail_at;  /* 0: never; else the call number that fails */
-	bool fail_after;        /* fail every call from fail_at on */
-} counters;
-
-static void fail_from(unsigned long n, bool after)
-{
-	counters.attempts = 0;
-	counters.fail_at = n;
-	counters.fail_after = after;
-}
-
-static void *count_malloc(size_t len)
-{
-	counters.attempts++;
-	if (counters.fail_at && (counters.fail_after ? counters.attempts >= counters.fail_at
-	                                             : counters.attempts == counters.fail_at))
-		return NULL;
-	if (len > SIZE_MAX - HDR)
-		return NULL;
-	uint8_t *p = malloc(len + HDR);
-	if (!p)
-		return NULL;
-	memcpy(p, &len, sizeof(len));
-	counters.live += len;
-	return p + HDR;
-}
-
-static void *count_calloc(size_t n, size_t len)
-{
-	if (len && n > SIZE_MAX / len)
-		return NULL;
-	uint8_t *p = count_malloc(n * len);
-	if (p)
-		memset(p, 0, n * len);
-	return p;
-}
-
-static void count_free(void *p)
-{
-	if (!p)
-		return;
-	uint8_t *base = (uint8_t *)p - HDR;
-	size_t len;
-	memcpy(&len, base, sizeof(len));
-	counters.live -= len;
-	free(base);
-}
-
-static void *count_realloc(void *p, size_t len)
-{
-	if (!p)
-		return count_malloc(len);
-	if (!len) {
-		count_free(p);
-		return NULL;
-	}
-	uint8_t *q = count_malloc(len);
-	if (!q)
-		return NULL;
-	size_t old;
-	memcpy(&old, (uint8_t *)p - HDR, sizeof(old));
-	memcpy(q, p, old < len ? old : len);
-	count_free(p);
-	return q;
-}
-
-static const ws_allocator counting = {count_malloc, count_calloc, count_realloc, count_free};
 
 /* ---- data ---- */
 
@@ -211,7 +136,7 @@ static void test_deflater_wire(void)
 		uint8_t bits = bits_list[b];
 		ws_deflate_params p = params_of(bits, false);
 		ws_deflate_config cfg = config_of(bits, 8);
-		size_t base = counters.live;
+		size_t base = failalloc.live;
 		ws_deflater *d = ws_deflater_new(&p, &cfg);
 		z_stream zs = {0};
 		ws_buf z = {0};
@@ -256,7 +181,8 @@ static void test_deflater_wire(void)
 		inflateEnd(&zs);
 		ws_buf_release(&z);
 		ws_deflater_free(d);
-		UNIT_CHECK(counters.live == base, "bits %u: %zu bytes leaked", bits, counters.live - base);
+		UNIT_CHECK(failalloc.live == base, "bits %u: %zu bytes leaked", bits,
+		           failalloc.live - base);
 	}
 }
 
@@ -267,7 +193,7 @@ static void test_inflater_wire(void)
 	for (size_t b = 0; b < sizeof(bits_list); b++) {
 		uint8_t bits = bits_list[b];
 		ws_deflate_params p = params_of(bits, false);
-		size_t base = counters.live;
+		size_t base = failalloc.live;
 		ws_inflater *f = ws_inflater_new(&p);
 		z_stream zs = {0};
 		uint8_t msg[MSG_LEN], prev[MSG_LEN], z[MSG_LEN * 2], out[4096];
@@ -308,7 +234,8 @@ static void test_inflater_wire(void)
 		           "bits %u: empty message while parked", bits);
 		deflateEnd(&zs);
 		ws_inflater_free(f);
-		UNIT_CHECK(counters.live == base, "bits %u: %zu bytes leaked", bits, counters.live - base);
+		UNIT_CHECK(failalloc.live == base, "bits %u: %zu bytes leaked", bits,
+		           failalloc.live - base);
 	}
 }
 
@@ -416,14 +343,14 @@ static void test_park_memory(void)
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		ws_deflate_params p = params_of(sizes[i].bits, false);
 		ws_deflate_config cfg = config_of(sizes[i].bits, sizes[i].mem);
-		size_t base = counters.live;
+		size_t base = failalloc.live;
 		ws_deflater *d = ws_deflater_new(&p, &cfg);
 		ws_inflater *f = ws_inflater_new(&p);
 		z_stream zs = {0};
 		inflateInit2(&zs, -(int)sizes[i].bits);
-		UNIT_CHECK(ws_deflater_memory(d) + ws_inflater_memory(f) == counters.live - base,
+		UNIT_CHECK(ws_deflater_memory(d) + ws_inflater_memory(f) == failalloc.live - base,
 		           "fresh codecs: %zu reported, %zu allocated",
-		           ws_deflater_memory(d) + ws_inflater_memory(f), counters.live - base);
+		           ws_deflater_memory(d) + ws_inflater_memory(f), failalloc.live - base);
 		for (uint32_t m = 0; m < 10; m++) {
 			chat_json(msg, m);
 			z.head = z.len = 0;
@@ -435,12 +362,12 @@ static void test_park_memory(void)
 			           "inflates %u", m);
 		}
 		size_t dlive = ws_deflater_memory(d), flive = ws_inflater_memory(f);
-		UNIT_CHECK(dlive + flive == counters.live - base, "live: %zu reported, %zu allocated",
-		           dlive + flive, counters.live - base);
+		UNIT_CHECK(dlive + flive == failalloc.live - base, "live: %zu reported, %zu allocated",
+		           dlive + flive, failalloc.live - base);
 		size_t dr = ws_deflater_park(d), fr = ws_inflater_park(f);
 		size_t dpark = ws_deflater_memory(d), fpark = ws_inflater_memory(f);
-		UNIT_CHECK(dpark + fpark == counters.live - base, "parked: %zu reported, %zu allocated",
-		           dpark + fpark, counters.live - base);
+		UNIT_CHECK(dpark + fpark == failalloc.live - base, "parked: %zu reported, %zu allocated",
+		           dpark + fpark, failalloc.live - base);
 		/* The window of 8 bits is zlib's 512 bytes on the compressing side, and deflate may
 		 * keep up to 258 bytes less than its window (zlib.h, deflateGetDictionary). */
 		size_t dwin = (size_t)1 << (sizes[i].bits < 9 ? 9 : sizes[i].bits);
@@ -472,7 +399,7 @@ static void test_park_memory(void)
 		inflateEnd(&zs);
 		ws_deflater_free(d);
 		ws_inflater_free(f);
-		UNIT_CHECK(counters.live == base, "%zu bytes leaked", counters.live - base);
+		UNIT_CHECK(failalloc.live == base, "%zu bytes leaked", failalloc.live - base);
 	}
 	ws_buf_release(&z);
 }
@@ -501,9 +428,9 @@ static void test_park_alloc_fails(void)
 		               got == MSG_LEN && memcmp(out, msg, MSG_LEN) == 0,
 		           "inflates %u", m);
 		size_t dheld = ws_deflater_memory(d), fheld = ws_inflater_memory(f);
-		fail_from(1, true);
+		failalloc_fail_at(1, true);
 		UNIT_CHECK(ws_deflater_park(d) == 0 && ws_inflater_park(f) == 0, "park fails %u", m);
-		fail_from(0, false);
+		failalloc_fail_at(0, false);
 		UNIT_CHECK(!ws_deflater_parked(d) && !ws_inflater_parked(f) &&
 		               ws_deflater_memory(d) == dheld && ws_inflater_memory(f) == fheld,
 		           "a failed park keeps the streams");
@@ -522,7 +449,7 @@ static unsigned long run_deflater_resume_failing(unsigned long n, bool after)
 {
 	ws_deflate_params p = params_of(15, false);
 	ws_deflate_config cfg = config_of(15, 8);
-	size_t base = counters.live;
+	size_t base = failalloc.live;
 	ws_deflater *d = ws_deflater_new(&p, &cfg);
 	uint8_t msg[MSG_LEN];
 	ws_buf z = {0};
@@ -536,10 +463,10 @@ static unsigned long run_deflater_resume_failing(unsigned long n, bool after)
 	UNIT_CHECK(zlib_decodes(&zs, z.ptr, z.len, msg, MSG_LEN), "first decodes");
 	UNIT_CHECK(ws_deflater_park(d) > 0, "parked");
 	z.head = z.len = 0;
-	fail_from(n, after);
+	failalloc_fail_at(n, after);
 	ssize_t r = ws_deflater_message(d, msg, MSG_LEN, &z);
-	made = counters.attempts;
-	fail_from(0, false);
+	made = failalloc.attempts;
+	failalloc_fail_at(0, false);
 	UNIT_CHECK(r > 0 || (r == WS_ENOMEM && z.len == 0 && ws_deflater_parked(d)),
 	           "fail at %lu%s: %zd", n, after ? " and after" : "", r);
 	if (r > 0) {
@@ -554,7 +481,7 @@ static unsigned long run_deflater_resume_failing(unsigned long n, bool after)
 	inflateEnd(&zs);
 	ws_buf_release(&z);
 	ws_deflater_free(d);
-	UNIT_CHECK(counters.live == base, "fail at %lu: %zu bytes leaked", n, counters.live - base);
+	UNIT_CHECK(failalloc.live == base, "fail at %lu: %zu bytes leaked", n, failalloc.live - base);
 	return made;
 }
 
@@ -563,7 +490,7 @@ static unsigned long run_deflater_resume_failing(unsigned long n, bool after)
 static unsigned long run_inflater_resume_failing(unsigned long n, bool after)
 {
 	ws_deflate_params p = params_of(15, false);
-	size_t base = counters.live;
+	size_t base = failalloc.live;
 	ws_inflater *f = ws_inflater_new(&p);
 	uint8_t msg[MSG_LEN], z[MSG_LEN * 2], out[4096];
 	z_stream zs = {0};
@@ -577,10 +504,10 @@ static unsigned long run_inflater_resume_failing(unsigned long n, bool after)
 	           "first message");
 	UNIT_CHECK(ws_inflater_park(f) > 0, "parked");
 	zlen = zlib_compress(&zs, msg, MSG_LEN, z, sizeof(z));
-	fail_from(n, after);
+	failalloc_fail_at(n, after);
 	int rc = inflate_message(f, z, zlen, out, sizeof(out), &got);
-	made = counters.attempts;
-	fail_from(0, false);
+	made = failalloc.attempts;
+	failalloc_fail_at(0, false);
 	UNIT_CHECK(rc == WS_ENOMEM || (rc == 0 && got == MSG_LEN && memcmp(out, msg, MSG_LEN) == 0),
 	           "fail at %lu%s: %d", n, after ? " and after" : "", rc);
 	if (rc == WS_ENOMEM) {
@@ -594,7 +521,7 @@ static unsigned long run_inflater_resume_failing(unsigned long n, bool after)
 	}
 	deflateEnd(&zs);
 	ws_inflater_free(f);
-	UNIT_CHECK(counters.live == base, "fail at %lu: %zu bytes leaked", n, counters.live - base);
+	UNIT_CHECK(failalloc.live == base, "fail at %lu: %zu bytes leaked", n, failalloc.live - base);
 	return made;
 }
 
@@ -624,7 +551,7 @@ static void test_parked_window(void)
 		uint8_t bits = bits_list[b];
 		ws_deflate_params p = params_of(bits, false);
 		ws_deflate_config cfg = config_of(bits, 8);
-		size_t got, base = counters.live;
+		size_t got, base = failalloc.live;
 		ws_deflater *d = ws_deflater_new(&p, &cfg);
 		ws_inflater *f = ws_inflater_new(&p);
 		uint8_t msg[MSG_LEN], out[4096];
@@ -684,7 +611,8 @@ static void test_parked_window(void)
 		ws_buf_release(&z);
 		free(live_w);
 		free(parked_w);
-		UNIT_CHECK(counters.live == base, "bits %u: %zu bytes leaked", bits, counters.live - base);
+		UNIT_CHECK(failalloc.live == base, "bits %u: %zu bytes leaked", bits,
+		           failalloc.live - base);
 	}
 }
 
@@ -701,6 +629,6 @@ static const CU_TestInfo tests[] = {
 
 int main(void)
 {
-	ws_alloc_set(&counting);
+	failalloc_install();
 	return unit_main("deflate_park", tests);
 }
