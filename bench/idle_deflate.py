@@ -61,6 +61,9 @@ def rss_kib(pid):
     raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
+IP_BIND_ADDRESS_NO_PORT = 24  # linux/in.h
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -150,6 +153,9 @@ class Run:
         source = "127.0.0.%d" % (1 + i // PER_SOURCE)
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # The port is chosen at connect() for the whole 4-tuple, so the TIME_WAIT sockets of an
+        # earlier run (against another server port) do not use the ports up.
+        s.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
         s.bind((source, 0))
         s.setblocking(False)
         rc = s.connect_ex(("127.0.0.1", self.port))

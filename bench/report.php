@@ -46,6 +46,9 @@ $names = [
     'ext-plain' => 'plain (ws://)',
     'ext-tls' => 'TLS (wss://)',
     'ext-deflate' => 'permessage-deflate',
+    'ext-pmd-default' => 'compression => true (no context takeover)',
+    'ext-pmd-kept' => 'context takeover both ways, idle_release => 0 (streams kept)',
+    'ext-pmd-released' => 'context takeover both ways, idle_release => 1 (released when idle)',
     'ext-tls-deflate' => 'TLS + permessage-deflate',
 ];
 $scenarios = [
@@ -58,6 +61,7 @@ $scenarios = [
     'hold76k' => ['Idle connections: 76,000 on four workers', '`workers => 4`, four generator processes of 19,000; RSS is the master\'s plus the workers\'.', 'hold'],
     'cost' => ['Cost of TLS and permessage-deflate', 'ext-websocket echo, 100 connections, 1 KiB of JSON-like text (the same keys, varying numbers), 16 in flight per connection, measured in the same run: plain, TLS 1.3 (`tls` with a self-signed P-256 certificate), `compression => true` (defaults: level 1, no context takeover) and both. The generator sends uncompressed frames (RFC 7692 allows it) and inflates and checks every reply, so compression costs the server deflate only.', 'cost'],
     'costhold' => ['Idle connections over TLS', '5,000 idle connections held on ext-websocket, plain and over TLS: what a TLS connection costs in server memory.', 'hold'],
+    'deflatehold' => ['Idle compressed connections: 10,000', 'Each connection negotiated permessage-deflate and had one 256-byte compressed message echoed, then stays idle (`bench/idle_deflate.py`); the server\'s RSS is read before they connect and once they have been idle for 2 s (3 s for the last row). With context takeover a connection keeps a compressor and a decompressor; `idle_release` frees both once it is quiet, keeping only their history.', 'hold'],
     'bus' => ['Bus cost', 'The broadcast above with `workers => 2` against `workers => 1`, every process on the same core: what relaying through the master costs when no second core pays for it.', 'broadcast'],
 ];
 

@@ -5,7 +5,8 @@
 #   sh bench/run.sh [--quick] [--repeat N] [--scenarios a,b,..] [--servers x,y,..] [--duration S]
 #                   [--out FILE]
 #
-# scenarios: echo pipelined large broadcast hold10k hold19k hold76k bus cost   (default: all)
+# scenarios: echo pipelined large broadcast hold10k hold19k hold76k bus cost deflatehold
+#            (default: all)
 # servers:   ext c select node workerman ratchet                          (default: all)
 # --repeat N runs every throughput measurement N times (each against a fresh server) and reports
 # the median with the range. The environment may set SCENARIOS, SERVERS, DURATION and REPEAT
@@ -28,7 +29,7 @@ loadgen="$build/loadgen"
 quick=0
 repeat=${REPEAT:-1}
 duration=${DURATION:-}
-scenarios=${SCENARIOS:-echo,pipelined,large,broadcast,hold10k,hold19k,hold76k,bus,cost}
+scenarios=${SCENARIOS:-echo,pipelined,large,broadcast,hold10k,hold19k,hold76k,bus,cost,deflatehold}
 servers=${SERVERS:-ext,c,select,node,workerman,ratchet}
 out="$here/RESULTS.md"
 while [ $# -gt 0 ]; do
@@ -544,6 +545,34 @@ if has "$scenarios" cost && has "$servers" ext; then
 		why="examples/tls-cert.sh failed: $(tail -1 "$run/tls-cert.log" | cut -c1-160)"
 		for v in plain tls deflate tls-deflate; do skip cost "ext-$v" "$why"; done
 	fi
+fi
+
+if has "$scenarios" deflatehold && has "$servers" ext; then
+	# 10,000 idle connections that negotiated permessage-deflate and each had one compressed
+	# message echoed (bench/idle_deflate.py): the default (no context takeover), then context
+	# takeover both ways with the zlib streams kept (idle_release 0) and released after 1 s.
+	for v in default kept released; do
+		case $v in
+		default) c=true settle=2 ;;
+		kept) c='{"server_context_takeover":true,"client_context_takeover":true,"idle_release":0}' settle=2 ;;
+		released) c='{"server_context_takeover":true,"client_context_takeover":true,"idle_release":1}' settle=3 ;;
+		esac
+		quiet
+		log="$run/deflatehold-$v.out"
+		WS_PHP="$WS_PHP" python3 "$here/idle_deflate.py" --conns 10000 --settle $settle \
+			--compression "$c" >"$log" 2>&1
+		l=$(grep '^RESULT' "$log" | tail -1)
+		if [ -n "$l" ]; then
+			b=$(field "$l" rss_before_kb) a=$(field "$l" rss_after_kb)
+			line="RESULT mode=hold conns=10000 held=10000 open_s=$(sed -n 's/.*opened in \([0-9.]*\) s.*/\1/p' "$log" | tail -1) rss_before_kb=$b rss_after_kb=$a bytes_per_conn=$(((a - b) * 1024 / 10000)) errors=0"
+			record deflatehold "ext-pmd-$v" ok "" "$line"
+			progress deflatehold "ext-pmd-$v" ok "$line"
+		else
+			why=$(tail -1 "$log" | tr '\t' ' ' | cut -c1-200)
+			record deflatehold "ext-pmd-$v" fail "$why" ""
+			progress deflatehold "ext-pmd-$v" fail ""
+		fi
+	done
 fi
 
 cleanup
