@@ -40,7 +40,7 @@ if test "$PHP_WEBSOCKET" != "no"; then
     WEBSOCKET_PHP_CFLAGS="-Wall -Wextra -Wno-unused-parameter"
   fi
 
-  WEBSOCKET_CORE_SOURCES="src/alloc.c src/buf.c src/loop.c src/wheel.c src/net.c src/http.c src/handshake.c src/frame.c src/utf8.c src/deflate.c src/tls.c src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/rooms.c src/stats.c src/bus.c src/server.c src/worker.c src/master.c src/control.c"
+  WEBSOCKET_CORE_SOURCES="src/alloc.c src/buf.c src/loop.c src/wheel.c src/net.c src/http.c src/handshake.c src/frame.c src/utf8.c src/deflate_offer.c src/deflate.c src/tls.c src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/rooms.c src/stats.c src/bus.c src/server.c src/server_conns.c src/server_route.c src/worker.c src/master.c src/control.c"
   WEBSOCKET_PHP_SOURCES="websocket.c src/php/callbacks.c src/php/config.c src/php/connection.c src/php/exception.c src/php/server.c src/php/timers.c"
 
   PHP_NEW_EXTENSION(websocket, $WEBSOCKET_CORE_SOURCES, $ext_shared,, $WEBSOCKET_CORE_CFLAGS)

@@ -1,5 +1,6 @@
 /* deflate.h - permessage-deflate (RFC 7692): negotiation of the extension's parameters from a
- * client's Sec-WebSocket-Extensions offers, and the compressor and decompressor of messages.
+ * client's Sec-WebSocket-Extensions offers (deflate_offer.c), and the compressor and
+ * decompressor of messages (deflate.c).
  *
  * Negotiation accepts the first offer it can honour (RFC 7692 5): every valid offer can be
  * honoured, since a server may always use a smaller window or no context takeover; offers

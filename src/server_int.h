@@ -1,6 +1,7 @@
-/* server_int.h - the server's state, shared by server.c (one loop: accept, connections,
- * broadcast, stop) and worker.c (the same server as one worker of several: bus, routing,
- * reload handoff). Private to those two files. */
+/* server_int.h - the server's state, shared by server.c (life: new/free, listen, run, stop),
+ * server_conns.c (the connection table: accept, admission, flush, free), server_route.c
+ * (delivery: broadcast, rooms, sends and closes by id) and worker.c (the same server as one
+ * worker of several: bus, routing, reload handoff). Private to those files. */
 #ifndef WS_SERVER_INT_H
 #define WS_SERVER_INT_H
 
@@ -84,28 +85,42 @@ struct ws_server {
 	uint64_t drops_unreported;
 };
 
-/* worker.c, called by server.c */
-int ws_worker_start(ws_server *s, ws_err *err); /* in ws_server_run, before the loop */
-void ws_worker_turn(ws_server *s);              /* before the loop waits: flush the bus */
-void ws_worker_free(ws_server *s);
+/* worker.c, called by server*.c */
+int ws__worker_start(ws_server *s, ws_err *err); /* in ws_server_run, before the loop */
+void ws__worker_turn(ws_server *s);              /* before the loop waits: flush the bus */
+void ws__worker_free(ws_server *s);
 /* Asks the master to stop every worker (WS_BUS_STOP_ALL, sent before the loop next waits).
  * Returns 0; WS_ECLOSED when there is no bus (the master is gone); WS_ENOMEM. */
-int ws_worker_stop_all(ws_server *s);
+int ws__worker_stop_all(ws_server *s);
 /* Queues a message for the master (see bus.h); a full queue counts a drop. Returns 0,
  * WS_ETOOBIG or WS_ENOMEM. */
-int ws_worker_post(ws_server *s, uint8_t type, uint8_t flags, uint16_t code, uint64_t target,
-                   const uint64_t *except, size_t n_except, const char *room, size_t room_len,
-                   const uint8_t *data, size_t len);
+int ws__worker_post(ws_server *s, uint8_t type, uint8_t flags, uint16_t code, uint64_t target,
+                    const uint64_t *except, size_t n_except, const char *room, size_t room_len,
+                    const uint8_t *data, size_t len);
 
 /* server.c, called by worker.c */
-int ws_server_link(ws_server *s, ws_conn *c); /* joins the list and id table; 0 or WS_ENOMEM */
-void ws_server_close_listener(ws_server *s);
+void ws__server_close_listener(ws_server *s);
 /* Serves bound sockets: fd as `port` and tls_fd (or -1) as the extra TLS port. */
-int ws_server_listen_fds(ws_server *s, int fd, int tls_fd, ws_err *err);
-/* Local delivery only (the bus already carried the message here). */
-ssize_t ws_server_deliver_all(ws_server *s, const uint8_t *data, size_t len, bool binary,
-                              const uint64_t *except, size_t n_except);
-ssize_t ws_server_deliver_room(ws_server *s, const char *room, size_t room_len, const uint8_t *data,
-                               size_t len, bool binary, const uint64_t *except, size_t n_except);
+int ws__server_listen_fds(ws_server *s, int fd, int tls_fd, ws_err *err);
+
+/* server_conns.c, called by worker.c */
+int ws__server_link(ws_server *s, ws_conn *c); /* joins the list and id table; 0 or WS_ENOMEM */
+
+/* server_conns.c, called by server.c: what ws_server_new hands the connections (ws_conn_env)
+ * and the loop (prepare and check hooks), and the listeners' read callback. */
+void ws__server_conn_want_flush(void *server, ws_conn *c);
+void ws__server_conn_opened(void *server, ws_conn *c);
+void ws__server_conn_done(void *server, ws_conn *c);
+void ws__server_flush_pending(ws_loop *loop, void *arg); /* flushes queued output, then the bus */
+void ws__server_free_dead(ws_loop *loop, void *arg);     /* frees finished connections */
+void ws__server_on_accept(ws_loop *loop, ws_io *io, unsigned events);
+
+/* server_route.c, called by worker.c. Local delivery only (the bus already carried the
+ * message here). */
+ssize_t ws__server_deliver_all(ws_server *s, const uint8_t *data, size_t len, bool binary,
+                               const uint64_t *except, size_t n_except);
+ssize_t ws__server_deliver_room(ws_server *s, const char *room, size_t room_len,
+                                const uint8_t *data, size_t len, bool binary,
+                                const uint64_t *except, size_t n_except);
 
 #endif

@@ -53,9 +53,9 @@ static uint64_t wall_ms(void)
 
 /* ---- posting to the master ---- */
 
-int ws_worker_post(ws_server *s, uint8_t type, uint8_t flags, uint16_t code, uint64_t target,
-                   const uint64_t *except, size_t n_except, const char *room, size_t room_len,
-                   const uint8_t *data, size_t len)
+int ws__worker_post(ws_server *s, uint8_t type, uint8_t flags, uint16_t code, uint64_t target,
+                    const uint64_t *except, size_t n_except, const char *room, size_t room_len,
+                    const uint8_t *data, size_t len)
 {
 	if (!s->bus || s->handed_off)
 		return WS_ECLOSED;
@@ -83,7 +83,7 @@ static void post_control(ws_server *s, uint8_t type, uint64_t arg)
 	}
 }
 
-void ws_worker_turn(ws_server *s)
+void ws__worker_turn(ws_server *s)
 {
 	ws_bus_chan_flush(s->bus);
 	if (!s->bus) /* the flush found the master gone (on_bus_eof) */
@@ -102,7 +102,7 @@ void ws_worker_turn(ws_server *s)
 
 /* ---- the stop ---- */
 
-int ws_worker_stop_all(ws_server *s)
+int ws__worker_stop_all(ws_server *s)
 {
 	if (!s->bus)
 		return WS_ECLOSED;
@@ -122,7 +122,7 @@ static void quiesce(ws_server *s)
 	if (s->stop_phase)
 		return;
 	s->stop_phase = 1;
-	ws_server_close_listener(s);
+	ws__server_close_listener(s);
 	/* Hooks run by the reads may finish connections; walk a snapshot of ids. */
 	size_t n = 0, cap = s->num_conns;
 	uint64_t *ids = cap ? ws_malloc(cap * sizeof(*ids)) : NULL;
@@ -205,7 +205,7 @@ static int send_conn(ws_server *s, int sock, ws_conn *c)
 
 static void hand_off(ws_server *s, int sock)
 {
-	ws_server_close_listener(s);
+	ws__server_close_listener(s);
 	/* From here on this process's figures are no longer the slot's: the successor's are. */
 	s->handed_off = true;
 	ws_worker_stats *mine = &s->own_stats->w[0];
@@ -289,7 +289,7 @@ static void adopt(ws_server *s, const handoff_rec *r, int fd, const uint8_t *bod
 		close(fd);
 		return;
 	}
-	bool linked = ws_server_link(s, c) == 0;
+	bool linked = ws__server_link(s, c) == 0;
 	/* Counted as open at once, so that a failure below finishes it as one. */
 	ws_conn_resume(c);
 	if (!linked) {
@@ -356,10 +356,10 @@ static void on_bus(ws_bus_chan *ch, const ws_bus_msg *m, void *arg)
 			ws_conn_send(c, m->data, m->len, binary);
 		break;
 	case WS_BUS_BROADCAST:
-		ws_server_deliver_all(s, m->data, m->len, binary, ids, m->n_except);
+		ws__server_deliver_all(s, m->data, m->len, binary, ids, m->n_except);
 		break;
 	case WS_BUS_PUBLISH:
-		ws_server_deliver_room(s, m->room, m->room_len, m->data, m->len, binary, ids, m->n_except);
+		ws__server_deliver_room(s, m->room, m->room_len, m->data, m->len, binary, ids, m->n_except);
 		break;
 	case WS_BUS_CLOSE:
 		if ((c = ws_server_find(s, m->target)) != NULL)
@@ -434,10 +434,10 @@ int ws_server_set_worker(ws_server *s, const ws_worker_env *w, ws_err *err)
 	if (!s->bus)
 		return ws_err_set(err, WS_ENOMEM, 0, "out of memory setting up the worker's bus");
 	ws_bus_chan_pause(s->bus, true);
-	return ws_server_listen_fds(s, w->listen_fd, w->tls_listen_fd, err);
+	return ws__server_listen_fds(s, w->listen_fd, w->tls_listen_fd, err);
 }
 
-int ws_worker_start(ws_server *s, ws_err *err)
+int ws__worker_start(ws_server *s, ws_err *err)
 {
 	(void)err;
 	post_control(s, WS_BUS_READY, 0);
@@ -453,7 +453,7 @@ int ws_worker_start(ws_server *s, ws_err *err)
 	return 0;
 }
 
-void ws_worker_free(ws_server *s)
+void ws__worker_free(ws_server *s)
 {
 	if (s->bus) {
 		ws_bus_chan_free(s->bus);

@@ -66,6 +66,16 @@ unit_tested() {
 		return 1
 	fi
 }
+server_private() {
+	# server_int.h holds the server's state: only the server's files and worker.c see it.
+	found=$(grep -lE '#[[:space:]]*include[[:space:]]*"server_int\.h"' -r src tests bench websocket.c \
+		--include='*.c' --include='*.h' | grep -vE '^src/server(_[a-z_]+)?\.c$|^src/worker\.c$|^src/server_int\.h$')
+	if [ -n "$found" ]; then
+		echo "server_int.h is private to src/server*.c and src/worker.c, but is included by:"
+		echo "$found"
+		return 1
+	fi
+}
 formatted() {
 	clang-format --dry-run --Werror websocket.c php_websocket.h src/*.c src/*.h src/php/*.c \
 		src/php/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
@@ -83,6 +93,7 @@ arginfo_current() {
 check "core (src/*.[ch]) includes no Zend header" zend_free
 check "the binding calls the core through server.h and conn.h only" binding_uses_face
 check "only src/conn_*.c include conn_int.h" conn_private
+check "only src/server*.c and src/worker.c include server_int.h" server_private
 check "every core file has a unit test binary" unit_tested
 check "sources follow .clang-format" formatted
 check "websocket_arginfo.h is generated from websocket.stub.php" arginfo_current

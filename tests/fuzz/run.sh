@@ -31,9 +31,9 @@ fuzz_frame frame src/frame.c src/utf8.c
 fuzz_utf8 utf8 src/utf8.c
 fuzz_bus bus src/bus.c src/buf.c src/alloc.c src/loop.c
 fuzz_inflate inflate src/deflate.c src/buf.c src/alloc.c -lz
-fuzz_extensions extensions src/deflate.c src/buf.c src/alloc.c -lz
-fuzz_message message src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/tls.c src/deflate.c src/frame.c src/utf8.c src/handshake.c src/http.c src/net.c src/wheel.c src/loop.c src/buf.c src/alloc.c -lz -lssl -lcrypto
-fuzz_conn conn src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/tls.c src/deflate.c src/frame.c src/utf8.c src/handshake.c src/http.c src/net.c src/wheel.c src/loop.c src/buf.c src/alloc.c -lz -lssl -lcrypto'
+fuzz_extensions extensions src/deflate_offer.c src/deflate.c src/buf.c src/alloc.c -lz
+fuzz_message message src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/tls.c src/deflate_offer.c src/deflate.c src/frame.c src/utf8.c src/handshake.c src/http.c src/net.c src/wheel.c src/loop.c src/buf.c src/alloc.c -lz -lssl -lcrypto
+fuzz_conn conn src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/tls.c src/deflate_offer.c src/deflate.c src/frame.c src/utf8.c src/handshake.c src/http.c src/net.c src/wheel.c src/loop.c src/buf.c src/alloc.c -lz -lssl -lcrypto'
 
 case $SECONDS_PER_TARGET in
 '' | *[!0-9]*)

@@ -30,10 +30,10 @@ test_wheel src/wheel.c src/loop.c src/alloc.c
 test_rooms src/rooms.c src/alloc.c
 test_stats src/stats.c src/alloc.c
 test_bus src/bus.c src/buf.c src/loop.c src/alloc.c
-test_deflate src/deflate.c src/buf.c src/alloc.c -lz
+test_deflate src/deflate_offer.c src/deflate.c src/buf.c src/alloc.c -lz
 test_deflate_park src/deflate.c src/buf.c src/alloc.c -lz
 test_tls src/tls.c src/alloc.c -lssl -lcrypto
-test_conn_save src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/frame.c src/utf8.c src/deflate.c src/http.c src/handshake.c src/tls.c src/net.c src/loop.c src/wheel.c src/buf.c src/alloc.c -lz -lssl -lcrypto
+test_conn_save src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/frame.c src/utf8.c src/deflate_offer.c src/deflate.c src/http.c src/handshake.c src/tls.c src/net.c src/loop.c src/wheel.c src/buf.c src/alloc.c -lz -lssl -lcrypto
 test_control src/control.c src/alloc.c
 test_master @core@ -lssl -lcrypto -lz
 test_worker @core@ -lssl -lcrypto -lz
@@ -41,7 +41,7 @@ test_alloc src/alloc.c
 test_buf src/buf.c src/alloc.c
 test_net src/net.c src/alloc.c
 test_server @core@ -lz -lssl -lcrypto
-test_conn src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/tls.c src/deflate.c src/frame.c src/utf8.c src/handshake.c src/http.c src/net.c src/wheel.c src/loop.c src/buf.c src/alloc.c -lz -lssl -lcrypto'
+test_conn src/conn_life.c src/conn_in.c src/conn_out.c src/conn_upgrade.c src/conn_save.c src/tls.c src/deflate_offer.c src/deflate.c src/frame.c src/utf8.c src/handshake.c src/http.c src/net.c src/wheel.c src/loop.c src/buf.c src/alloc.c -lz -lssl -lcrypto'
 
 mkdir -p "$BIN"
 passed=0

@@ -1,12 +1,12 @@
-/* test_deflate.c - unit tests for src/deflate.c: a table of Sec-WebSocket-Extensions offers with
- * the exact response and parameters each must give; round trips through the compressor and the
- * decompressor for sizes around the frame length encodings, text and random data, every window
- * and several memory levels, with and without context takeover; the RFC 7692 7.2.3 examples;
- * interop with zlib used directly (final blocks, full flushes, other strategies, an 8-bit
- * window decoded strictly); corrupt input; a decompression bomb drained through a 64 KiB
- * window; the memory the codecs hold and release; and every allocation failing in turn.
- * Compressed input is fed whole, byte by byte and split at many offsets, from buffers that end
- * at a PROT_NONE page, into output windows that end at one too. Every allocation goes through
+/* test_deflate.c - unit tests for src/deflate_offer.c and src/deflate.c: a table of
+ * Sec-WebSocket-Extensions offers with the exact response and parameters each must give; round
+ * trips through the compressor and the decompressor for sizes around the frame length encodings,
+ * text and random data, every window and several memory levels, with and without context takeover;
+ * the RFC 7692 7.2.3 examples; interop with zlib used directly (final blocks, full flushes, other
+ * strategies, an 8-bit window decoded strictly); corrupt input; a decompression bomb drained
+ * through a 64 KiB window; the memory the codecs hold and release; and every allocation failing in
+ * turn. Compressed input is fed whole, byte by byte and split at many offsets, from buffers that
+ * end at a PROT_NONE page, into output windows that end at one too. Every allocation goes through
  * the counting allocator of failalloc.h, so live bytes and allocation counts can be checked. */
 #include "unit.h"
 

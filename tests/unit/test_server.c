@@ -1,4 +1,4 @@
-/* test_server.c - src/server.c with the whole core linked, serving 127.0.0.1 on a free port in
+/* test_server.c - src/server*.c with the whole core linked, serving 127.0.0.1 on a free port in
  * the test's own process: the server's loop runs (ws_server_run), and a 1 ms server timer steps
  * a script that drives plain non-blocking client sockets (wsclient.h) and checks what the hooks
  * and the clients saw. Covers the handshake and on_open, a masked text message, broadcast to
