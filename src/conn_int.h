@@ -90,8 +90,9 @@ void ws__conn_set_timer(ws_conn *c, uint32_t ms); /* 0 stops it; firing finishes
 void ws__conn_finish(ws_conn *c);                 /* DONE now: close, report, free later */
 void ws__conn_start_closing(ws_conn *c);          /* CLOSING now; starts the close deadline */
 void ws__conn_want_flush(ws_conn *c);             /* asks the server for a flush, once */
-/* Our own deflater or a kept inflater just handled a message: they are parked once idle for
- * limits->codec_idle_ms (the open connection's deadline takes care of it). */
+/* Called after a message went through c's codecs: those that keep a context between messages
+ * (its own deflater, an inflater with client context takeover) are parked once idle for
+ * limits->codec_idle_ms (the open connection's deadline takes care of it); nothing otherwise. */
 void ws__conn_codec_used(ws_conn *c);
 
 /* conn_in.c */

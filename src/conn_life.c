@@ -49,8 +49,8 @@ static bool codecs_live(const ws_conn *c)
 void ws__conn_codec_used(ws_conn *c)
 {
 	uint32_t idle = c->env->limits->codec_idle_ms;
-	if (!idle || c->state != WS_CONN_OPEN)
-		return;
+	if (!idle || c->state != WS_CONN_OPEN || !codecs_live(c))
+		return; /* nothing kept between messages: nothing to park */
 	uint64_t now = ws_loop_now_ms(c->env->loop);
 	c->codec_used_ms = (uint32_t)now;
 	/* Only an earlier deadline is set here: one already due by then (a keep-alive check, or

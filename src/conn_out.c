@@ -349,10 +349,8 @@ static ws_chunk *deflated_frame(const ws_conn *c, ws_deflater *d, uint8_t opcode
 /* The compressor for c's messages: its own (context takeover) or the shared one. */
 static ws_deflater *deflater_of(ws_conn *c)
 {
-	if (c->deflater) {
-		ws__conn_codec_used(c);
+	if (c->deflater)
 		return c->deflater;
-	}
 	ws_deflater **shared = &c->env->deflaters[c->deflate.server_max_window_bits & 15];
 	if (!*shared)
 		*shared = ws_deflater_new(&c->deflate, c->env->limits->deflate);
@@ -434,6 +432,7 @@ int ws_conn_send_frames(ws_conn *c, ws_frames *f)
 		/* Context takeover (this connection's stream), or a client: its own frame. */
 		ws_deflater *d = deflater_of(c);
 		frame = own = d ? deflated_frame(c, d, opcode, f->data, f->len, NULL) : NULL;
+		ws__conn_codec_used(c);
 	} else {
 		/* No context: the stream restarts with every message, so a message that does not
 		 * shrink (random bytes) can go out as it is and the client's window stays right. */
