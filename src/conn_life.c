@@ -211,13 +211,12 @@ void ws_conn_expire(ws_wheel *w, ws_wheel_node *n, void *arg)
 
 /* ---- closing ---- */
 
-void ws__conn_finish(ws_conn *c)
+/* Lets go of what only a live connection needs: the socket's watch, the deadline, the message
+ * being received, the output, the input carried between reads, the codecs and TLS. What the
+ * hooks may still read (subprotocol, close reason) stays until the connection is freed. */
+static void release_live(ws_conn *c)
 {
-	if (c->state == WS_CONN_DONE)
-		return;
-	c->state = WS_CONN_DONE;
 	ws_loop_io_stop(c->env->loop, &c->io);
-	close(c->io.fd);
 	ws__conn_set_timer(c, 0);
 	ws__conn_release_message(c);
 	ws__conn_drop_output(c);
@@ -228,6 +227,23 @@ void ws__conn_finish(ws_conn *c)
 	c->deflater = NULL;
 	c->inflater = NULL;
 	c->tls = NULL;
+}
+
+static void free_rest(ws_conn *c)
+{
+	ws_free(c->subprotocol);
+	ws_free(c->ctrl);
+	ws_free(c->close_reason);
+	ws_free(c);
+}
+
+void ws__conn_finish(ws_conn *c)
+{
+	if (c->state == WS_CONN_DONE)
+		return;
+	c->state = WS_CONN_DONE;
+	release_live(c);
+	close(c->io.fd);
 	c->env->done(c->env->server, c);
 	if (c->opened && !c->handed_over && c->env->hooks->on_close) {
 		uint16_t code = c->close_code ? c->close_code : WS_CLOSE_ABNORMAL;
@@ -326,28 +342,15 @@ ws_conn *ws_conn_new(ws_conn_env *env, int fd, uint64_t id, const struct sockadd
 
 void ws__conn_destroy(ws_conn *c)
 {
-	ws_loop_io_stop(c->env->loop, &c->io);
-	ws__conn_set_timer(c, 0);
-	ws__conn_release_message(c);
-	ws__conn_drop_output(c);
-	ws_buf_release(&c->in);
-	ws_deflater_free(c->deflater);
-	ws_inflater_free(c->inflater);
-	ws_tls_free(c->tls);
-	ws_free(c->subprotocol);
-	ws_free(c->ctrl);
-	ws_free(c->close_reason);
-	ws_free(c);
+	release_live(c);
+	free_rest(c);
 }
 
 void ws_conn_free(ws_conn *c)
 {
 	if (c->user && c->env->hooks->on_release)
 		c->env->hooks->on_release(c->env->owner, c);
-	ws_free(c->subprotocol);
-	ws_free(c->ctrl);
-	ws_free(c->close_reason);
-	ws_free(c);
+	free_rest(c);
 }
 
 /* ---- accessors ---- */

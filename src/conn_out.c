@@ -111,29 +111,10 @@ static void mask_payload(const ws_conn *c, uint8_t *p, size_t len, const uint8_t
 		ws_frame_mask(p, len, key, 0);
 }
 
-/* One frame of c in a new chunk (one reference): header, then the payload copied (and masked
- * for a client). NULL on failure. */
-static ws_chunk *own_frame(const ws_conn *c, uint8_t opcode, bool rsv1, const uint8_t *data,
-                           size_t len)
+/* A new chunk (one reference) holding hdr[0, hlen) and then data[0, len). NULL on failure. */
+static ws_chunk *header_and_payload(const uint8_t *hdr, size_t hlen, const uint8_t *data,
+                                    size_t len)
 {
-	uint8_t hdr[WS_FRAME_MAX_HEADER], key[4];
-	size_t hlen = frame_header(c, hdr, opcode, rsv1, len, key);
-	if (!hlen || len > SIZE_MAX - hlen)
-		return NULL;
-	ws_chunk *chunk = ws_chunk_new(hlen + len);
-	if (!chunk)
-		return NULL;
-	memcpy(chunk->data, hdr, hlen);
-	if (len)
-		memcpy(chunk->data + hlen, data, len);
-	mask_payload(c, chunk->data + hlen, len, key);
-	return chunk;
-}
-
-ws_chunk *ws_conn_frame(uint8_t opcode, const uint8_t *data, size_t len)
-{
-	uint8_t hdr[WS_FRAME_MAX_HEADER];
-	size_t hlen = ws_frame_write_header(hdr, opcode, true, false, len);
 	if (len > SIZE_MAX - hlen)
 		return NULL;
 	ws_chunk *chunk = ws_chunk_new(hlen + len);
@@ -143,6 +124,26 @@ ws_chunk *ws_conn_frame(uint8_t opcode, const uint8_t *data, size_t len)
 	if (len)
 		memcpy(chunk->data + hlen, data, len);
 	return chunk;
+}
+
+/* One frame of c in a new chunk (one reference): header, then the payload copied (and masked
+ * for a client). NULL on failure. */
+static ws_chunk *own_frame(const ws_conn *c, uint8_t opcode, bool rsv1, const uint8_t *data,
+                           size_t len)
+{
+	uint8_t hdr[WS_FRAME_MAX_HEADER], key[4];
+	size_t hlen = frame_header(c, hdr, opcode, rsv1, len, key);
+	ws_chunk *chunk = hlen ? header_and_payload(hdr, hlen, data, len) : NULL;
+	if (chunk)
+		mask_payload(c, chunk->data + hlen, len, key);
+	return chunk;
+}
+
+ws_chunk *ws_conn_frame(uint8_t opcode, const uint8_t *data, size_t len)
+{
+	uint8_t hdr[WS_FRAME_MAX_HEADER];
+	size_t hlen = ws_frame_write_header(hdr, opcode, true, false, len);
+	return header_and_payload(hdr, hlen, data, len);
 }
 
 /* Small frames queued in one turn (pipelined replies, pongs) share a chunk: the first
@@ -326,21 +327,11 @@ static ws_chunk *deflated_frame(const ws_conn *c, ws_deflater *d, uint8_t opcode
 	ws_buf z = {0};
 	ws_chunk *chunk = NULL;
 	if (ws_deflater_message(d, data, len, &z) >= 0) {
-		uint8_t hdr[WS_FRAME_MAX_HEADER];
 		size_t n = ws_buf_avail(&z);
-		if (useless && n >= len) {
+		if (useless && n >= len)
 			*useless = true;
-			ws_buf_release(&z);
-			return NULL;
-		}
-		uint8_t key[4];
-		size_t hlen = frame_header(c, hdr, opcode, true, n, key);
-		if (hlen && (chunk = ws_chunk_new(hlen + n)) != NULL) {
-			memcpy(chunk->data, hdr, hlen);
-			if (n)
-				memcpy(chunk->data + hlen, z.ptr + z.head, n);
-			mask_payload(c, chunk->data + hlen, n, key);
-		}
+		else
+			chunk = own_frame(c, opcode, true, z.ptr + z.head, n);
 	}
 	ws_buf_release(&z);
 	return chunk;
