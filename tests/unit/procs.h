@@ -1,6 +1,6 @@
 /* procs.h - shared by the multi-process unit tests (test_master.c, test_worker.c): a master
  * with N workers run in a forked process, the small server each worker runs, the lines they
- * report on a pipe, and a minimal blocking WebSocket client.
+ * report on a pipe, and a blocking WebSocket client (wsclient.h with a timeout).
  *
  * The test process forks the master process; ws_master_run forks the workers from there, so
  * the test can kill the master or one worker as an outsider would. Reports are single write()
@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "master.h"
 #include "server.h"
+#include "wsclient.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -335,126 +336,72 @@ static inline void procs_finish(procs *p)
 	p->report = -1;
 }
 
-/* ---- a minimal WebSocket client (blocking, one connection) ---- */
+/* ---- a blocking WebSocket client: wsclient.h's, waiting up to a timeout for input ---- */
 
 typedef struct procs_client {
-	int fd;
-	uint8_t buf[65536];
-	size_t len;
+	wsc ws; /* ws.fd is -1 when closed */
+	int timeout_ms;
 } procs_client;
 
-static inline bool procs_client_fill(procs_client *c)
+/* Waits for input; false on timeout or error. */
+static inline bool procs_client_wait(procs_client *c)
 {
-	if (c->len == sizeof(c->buf))
-		return false;
-	ssize_t r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-	if (r <= 0)
-		return false;
-	c->len += (size_t)r;
-	return true;
+	struct pollfd pfd = {.fd = c->ws.fd, .events = POLLIN};
+	return poll(&pfd, 1, c->timeout_ms) > 0;
 }
 
-static inline void procs_client_consume(procs_client *c, size_t n)
-{
-	memmove(c->buf, c->buf + n, c->len - n);
-	c->len -= n;
-}
-
-/* Connects to 127.0.0.1:port and completes the opening handshake; reads time out after
- * timeout_ms. */
+/* Connects to 127.0.0.1:port and completes the opening handshake; each wait for input times
+ * out after timeout_ms. */
 static inline bool procs_client_open(procs_client *c, int port, int timeout_ms)
 {
-	c->len = 0;
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0)
+	c->timeout_ms = timeout_ms;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	wsc_init(&c->ws, fd);
+	if (fd < 0)
 		return false;
-	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	int one = 1;
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    !wsc_write(&c->ws, wsc_request, sizeof(wsc_request) - 1))
 		goto fail;
-	static const char req[] = "GET /chat HTTP/1.1\r\n"
-	                          "Host: 127.0.0.1\r\n"
-	                          "Upgrade: websocket\r\n"
-	                          "Connection: Upgrade\r\n"
-	                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-	                          "Sec-WebSocket-Version: 13\r\n\r\n";
-	if (send(c->fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1))
-		goto fail;
-	for (;;) {
-		size_t end = 0;
-		while (end + 4 <= c->len && memcmp(c->buf + end, "\r\n\r\n", 4) != 0)
-			end++;
-		if (end + 4 <= c->len) {
-			bool ok = c->len >= 12 && memcmp(c->buf, "HTTP/1.1 101", 12) == 0;
-			procs_client_consume(c, end + 4);
-			if (ok)
-				return true;
+	while (!wsc_response(&c->ws))
+		if (c->ws.eof || !procs_client_wait(c))
 			goto fail;
-		}
-		if (!procs_client_fill(c))
-			goto fail;
-	}
+	if (c->ws.upgraded)
+		return true;
 fail:
-	close(c->fd);
-	c->fd = -1;
+	wsc_release(&c->ws);
 	return false;
 }
 
-/* Sends one masked frame (opcode 1 text, 8 close) of up to 125 bytes. */
+/* Sends one masked, final frame (opcode 1 text, 8 close). */
 static inline bool procs_client_send(procs_client *c, int opcode, const void *data, size_t len)
 {
-	uint8_t frame[2 + 4 + 125];
-	static const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
-	if (len > 125)
-		return false;
-	frame[0] = (uint8_t)(0x80 | opcode);
-	frame[1] = (uint8_t)(0x80 | len);
-	memcpy(frame + 2, mask, 4);
-	for (size_t i = 0; i < len; i++)
-		frame[6 + i] = ((const uint8_t *)data)[i] ^ mask[i % 4];
-	return send(c->fd, frame, 6 + len, MSG_NOSIGNAL) == (ssize_t)(6 + len);
+	return wsc_send_frame(&c->ws, true, (uint8_t)opcode, data, len);
+}
+
+/* Reads one whole frame from the server: its opcode (or -1 on timeout, end of stream or a
+ * payload of cap bytes or more), with the payload copied into out (NUL-terminated). */
+static inline int procs_client_recv(procs_client *c, char *out, size_t cap, size_t *out_len)
+{
+	static wsc_frame f; /* 64 KiB: not on the stack */
+	while (!wsc_frame_take(&c->ws, &f))
+		if (c->ws.eof || !procs_client_wait(c))
+			return -1;
+	if (f.len >= cap)
+		return -1;
+	memcpy(out, f.payload, f.len);
+	out[f.len] = '\0';
+	if (out_len)
+		*out_len = f.len;
+	return f.opcode;
 }
 
 static inline bool procs_client_text(procs_client *c, const char *text)
 {
 	return procs_client_send(c, 1, text, strlen(text));
-}
-
-/* Reads one whole unfragmented frame from the server: its opcode (or -1 on timeout, end of
- * stream or a frame too large), with the payload copied into out (NUL-terminated). */
-static inline int procs_client_recv(procs_client *c, char *out, size_t cap, size_t *out_len)
-{
-	for (;;) {
-		if (c->len >= 2) {
-			size_t len = c->buf[1] & 0x7f, head = 2;
-			if (len == 126) {
-				if (c->len < 4)
-					goto more;
-				len = (size_t)c->buf[2] << 8 | c->buf[3];
-				head = 4;
-			} else if (len == 127) {
-				return -1;
-			}
-			if (len >= cap || head + len > sizeof(c->buf))
-				return -1;
-			if (c->len >= head + len) {
-				int opcode = c->buf[0] & 0x0f;
-				memcpy(out, c->buf + head, len);
-				out[len] = '\0';
-				if (out_len)
-					*out_len = len;
-				procs_client_consume(c, head + len);
-				return opcode;
-			}
-		}
-	more:
-		if (!procs_client_fill(c))
-			return -1;
-	}
 }
 
 /* Sends text and returns the first text message that comes back (skipping others that may
@@ -493,9 +440,7 @@ static inline int procs_client_await_close(procs_client *c)
 
 static inline void procs_client_close(procs_client *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
+	wsc_release(&c->ws);
 }
 
 #endif

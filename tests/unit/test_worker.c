@@ -27,7 +27,7 @@ static bool open_one_per_worker(procs *p, procs_client *cl)
 {
 	unsigned have = 0;
 	for (unsigned i = 0; i < WORKERS; i++)
-		cl[i].fd = -1;
+		cl[i] = (procs_client){.ws = {.fd = -1}};
 	for (int tries = 0; tries < TRIES_MAX && have < WORKERS; tries++) {
 		procs_client c;
 		char reply[64];
@@ -35,7 +35,7 @@ static bool open_one_per_worker(procs *p, procs_client *cl)
 			return false;
 		unsigned w;
 		if (!procs_client_ask(&c, "who", "w", reply, sizeof(reply)) ||
-		    sscanf(reply, "w%u", &w) != 1 || w >= WORKERS || cl[w].fd >= 0) {
+		    sscanf(reply, "w%u", &w) != 1 || w >= WORKERS || cl[w].ws.fd >= 0) {
 			procs_client_close(&c);
 			continue;
 		}
